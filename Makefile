@@ -1,0 +1,23 @@
+# `make test` is what CI runs (.ci/run); everything goes through uv.
+UV ?= uv
+RUN = $(UV) run --frozen
+
+.PHONY: setup test lint format bench chaos demo clean
+
+setup:
+	$(UV) sync --frozen
+
+test: setup
+	$(RUN) pytest -q
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy blueskypipe
+
+format: setup
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+clean:
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out

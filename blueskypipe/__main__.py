@@ -1,0 +1,12 @@
+"""`python -m blueskypipe handle-stream|periodic|simulate …`: what the launchers run."""
+
+import sys
+
+from blueskypipe import cli
+
+COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python -m blueskypipe {{{','.join(COMMANDS)}}} [options]")
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

@@ -1,0 +1,131 @@
+"""Command-line entry points of ./handle-stream and ./periodic.
+
+The only place that parses argv, prints, handles signals and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DB = "bluesky.db"
+DEFAULT_METRICS_DIR = "metrics"
+
+
+def _common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("BLUESKY_DB", DEFAULT_DB)),
+        help="SQLite database (env BLUESKY_DB; default: ./bluesky.db)",
+    )
+
+
+def _log(message: str) -> None:
+    print(f"handle-stream: {message}", file=sys.stderr, flush=True)
+
+
+def handle_stream(argv: list[str] | None = None) -> int:
+    """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="handle-stream",
+        description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
+    )
+    _common_args(parser)
+    parser.add_argument(
+        "--retention-minutes",
+        type=int,
+        default=int(os.environ.get("BLUESKY_RETENTION_MINUTES", "60")),
+        help="minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(os.environ.get("BLUESKY_BATCH_SIZE", "20000")),
+        help="commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
+    )
+    parser.add_argument(
+        "--flush-interval",
+        type=float,
+        default=1.0,
+        help="commit at least this often, in seconds (default 1)",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        help="seconds between progress lines on stderr (default 10)",
+    )
+    args = parser.parse_args(argv)
+
+    # Imported here so that --help answers at once.
+    from blueskypipe.events import MAX_LINE_BYTES
+    from blueskypipe.ingest import Ingest, Options
+    from blueskypipe.source import LineReader
+    from blueskypipe.store import Store, StoreError
+
+    try:
+        store = Store(args.db, retention_minutes=args.retention_minutes)
+    except StoreError as exc:
+        _log(f"error: {exc}")
+        return 1
+    options = Options(
+        batch_size=args.batch_size,
+        flush_interval=args.flush_interval,
+        progress_interval=args.progress_interval,
+    )
+    ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: ingest.request_stop())
+    started = time.monotonic()
+    _log(f"writing to {args.db}")
+    try:
+        totals = ingest.run()
+    except StoreError as exc:
+        _log(f"error: {exc}")
+        _log(f"committed before the error: {ingest.totals.describe()}")
+        return 1
+    finally:
+        store.close()
+    _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
+    return 0
+
+
+def periodic(argv: list[str] | None = None) -> int:
+    """Export the metric views to CSV files and print a status for `watch`."""
+    parser = argparse.ArgumentParser(
+        prog="periodic",
+        description="Export the metrics of bluesky.db to metrics/*.csv.",
+    )
+    _common_args(parser)
+    parser.add_argument(
+        "--metrics-dir",
+        type=Path,
+        default=Path(os.environ.get("BLUESKY_METRICS_DIR", DEFAULT_METRICS_DIR)),
+        help="folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
+    )
+    args = parser.parse_args(argv)
+
+    from blueskypipe.export import ExportError, read_metrics, write_csvs
+
+    try:
+        rows, status = read_metrics(args.db)
+        write_csvs(args.metrics_dir, rows)
+    except ExportError as exc:
+        print(f"periodic: error: {exc}", file=sys.stderr)
+        return 1
+    if status is None:
+        print(f"no database at {args.db} yet: start ./handle-stream first (wrote header-only CSVs)")
+    else:
+        age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
+        print(
+            f"{args.db}: last event {status.last_event_time or '-'}, last commit {age}, "
+            f"{status.events:,} events, {status.rejected:,} rejected lines"
+        )
+    for name, file_rows in rows.items():
+        print(f"  {args.metrics_dir / name}: {len(file_rows)} rows")
+    return 0

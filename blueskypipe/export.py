@@ -1,0 +1,104 @@
+"""Export the metric views of schema.sql to CSV files, atomically.
+
+Each file is written to a unique temporary file in the metrics folder and
+renamed over the old one, so a reader sees the old file or the new one,
+never half of either.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from blueskypipe import db
+
+# file name -> (view, header). The header is fixed here rather than taken
+# from the cursor so that a missing database still yields the same files.
+METRICS: dict[str, tuple[str, tuple[str, str]]] = {
+    "likes-per-minutes.csv": ("metric_likes_per_minute", ("time", "likes")),
+    "fast-likers.csv": ("metric_fast_likers", ("user_id", "likes")),
+    "top-10-word.csv": ("metric_top_words", ("word", "posts")),
+    "posts-per-language.csv": ("metric_posts_per_language", ("lang", "posts")),
+}
+
+
+class ExportError(Exception):
+    """The metrics folder cannot be written, or the database cannot be read."""
+
+
+@dataclass
+class Status:
+    """Freshness and volume figures for the status line of `periodic`."""
+
+    first_event_time: str | None
+    last_event_time: str | None
+    seconds_since_commit: float | None
+    events: int
+    rejected: int
+
+
+Rows = list[tuple[object, ...]]
+
+
+def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
+    """Rows of every metric view and the ingest status; no database -> empty, None."""
+    if not db_path.exists():
+        return {name: [] for name in METRICS}, None
+    try:
+        conn = db.connect(db_path)
+        try:
+            # One read transaction, so all four files come from one snapshot.
+            conn.execute("BEGIN")
+            if db.schema_version(conn) < db.SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                db.apply_schema(conn)
+                conn.execute("BEGIN")
+            rows = {name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()}
+            status = _status(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ExportError(f"cannot read {db_path}: {exc}") from exc
+    return rows, status
+
+
+def _status(conn: sqlite3.Connection) -> Status:
+    first, last, commit_at, events, rejected = conn.execute("SELECT * FROM ingest_status").fetchone()
+    return Status(
+        first_event_time=first,
+        last_event_time=last,
+        seconds_since_commit=None if commit_at is None else max(0.0, time.time() - commit_at),
+        events=events,
+        rejected=rejected,
+    )
+
+
+def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:
+    """Replace each metrics CSV atomically; raise ExportError if the folder is not writable."""
+    try:
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for name, (_, header) in METRICS.items():
+            write_csv(metrics_dir / name, header, rows[name])
+    except OSError as exc:
+        raise ExportError(f"cannot write metrics to {metrics_dir}: {exc}") from exc
+
+
+def write_csv(path: Path, header: tuple[str, str], rows: Rows) -> None:
+    """Write `path` through a unique temp file in the same folder plus a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,186 @@
+"""The ingest loop: lines -> aggregator -> one store transaction per batch.
+
+It flushes when the batch holds `batch_size` lines or `flush_interval`
+seconds have passed, whichever comes first, so a quiet stream is still
+committed every second. A stop request (signal) lets it drain what is
+already in the pipe for at most `drain_seconds`, then it commits the
+last batch together with the fast-liker window state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe.events import LIKE, MAX_LINE_BYTES, POST
+from blueskypipe.source import LineReader
+from blueskypipe.store import Store, StoreBusy, StoreError
+
+Log = Callable[[str], None]
+
+# How many rejected lines are shown in full before only summaries follow.
+SHOW_REJECTED = 5
+# A stop waits this long for a lock held by someone else before giving up.
+FINAL_WRITE_PATIENCE = 10.0
+
+
+@dataclass
+class Options:
+    batch_size: int = 20_000
+    flush_interval: float = 1.0
+    progress_interval: float = 10.0
+    drain_seconds: float = 3.0
+
+
+class Totals:
+    """What has been committed so far, for progress lines and the summary."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.events = 0
+        self.counts: Counter[str] = Counter()
+        self.last_event_time: str | None = None
+
+    def add(self, batch: Batch) -> None:
+        self.lines += batch.lines
+        self.events += batch.events
+        self.counts.update(batch.counts)
+        self.last_event_time = batch.last_event_time or self.last_event_time
+
+    @property
+    def rejected(self) -> int:
+        return self.lines - self.events
+
+    def describe(self) -> str:
+        likes = self.counts["collection:" + LIKE]
+        posts = self.counts["collection:" + POST]
+        return (
+            f"{self.events:,} events (likes {likes:,}, posts {posts:,}, "
+            f"other {self.events - likes - posts:,}), {self.rejected:,} rejected, "
+            f"last event {self.last_event_time or '-'}"
+        )
+
+
+class Ingest:
+    """Runs the loop; `request_stop` may be called from a signal handler."""
+
+    def __init__(
+        self,
+        reader: LineReader,
+        store: Store,
+        log: Log,
+        options: Options | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.log = log
+        self.options = options or Options()
+        self.clock = clock
+        self.aggregator = Aggregator()
+        self.totals = Totals()
+        self._stop_at: float | None = None
+        self._shown_rejects = 0
+        self._unreported_rejects: Counter[str] = Counter()
+        self._busy_warned = False
+
+    def request_stop(self) -> None:
+        """First call: drain the pipe briefly, then stop. Second call: stop now."""
+        now = self.clock()
+        if self._stop_at is None:
+            self._stop_at = now + self.options.drain_seconds
+        else:
+            self._stop_at = now
+
+    def run(self) -> Totals:
+        """Ingest until end of input or a stop request; raise StoreError if writing fails."""
+        self.aggregator.windows.restore(self.store.take_windows())
+        started = self.clock()
+        next_flush = started + self.options.flush_interval
+        next_progress = started + self.options.progress_interval
+        progress_mark = (started, 0)
+        while not self._should_stop():
+            self._read(max(0.0, min(next_flush, next_progress) - self.clock()))
+            now = self.clock()
+            if now >= next_flush or self.aggregator.batch.lines >= self.options.batch_size:
+                self._flush()
+                next_flush = now + self.options.flush_interval
+            if now >= next_progress:
+                self._progress(progress_mark, now)
+                progress_mark = (now, self.totals.lines)
+                next_progress = now + self.options.progress_interval
+        self._final_flush()
+        self._report_rejects()
+        return self.totals
+
+    def _should_stop(self) -> bool:
+        if self.reader.eof:
+            return True
+        return self._stop_at is not None and self.clock() >= self._stop_at
+
+    def _read(self, timeout: float) -> None:
+        agg = self.aggregator
+        for line in self.reader.read(timeout):
+            reason = agg.add_line(line)
+            if reason is not None:
+                self._note_reject(reason, line)
+        while self.reader.oversized:
+            self.reader.oversized -= 1
+            agg.add_rejected("too_long")
+            self._note_reject("too_long", b"")
+
+    def _note_reject(self, reason: str, line: bytes) -> None:
+        if self._shown_rejects < SHOW_REJECTED:
+            self._shown_rejects += 1
+            shown = repr(line[:300]) + (" ..." if len(line) > 300 else "")
+            self.log(f"rejected line ({reason}): {shown or '(over ' + str(MAX_LINE_BYTES) + ' bytes)'}")
+        else:
+            self._unreported_rejects[reason] += 1
+
+    def _report_rejects(self) -> None:
+        if not self._unreported_rejects:
+            return
+        total = sum(self._unreported_rejects.values())
+        kinds = ", ".join(f"{k} {n:,}" for k, n in self._unreported_rejects.most_common())
+        self.log(f"{total:,} more lines rejected ({kinds})")
+        self._unreported_rejects.clear()
+
+    def _flush(self) -> bool:
+        """Commit the current batch; on a held lock keep it and say so once."""
+        batch = self.aggregator.batch
+        if batch.lines == 0:
+            return True
+        try:
+            self.store.write(batch)
+        except StoreBusy as exc:
+            if not self._busy_warned:
+                self.log(f"warning: {exc}; keeping {batch.lines:,} lines in memory and retrying")
+                self._busy_warned = True
+            return False
+        if self._busy_warned:
+            self.log("database lock released; the held batch is committed")
+            self._busy_warned = False
+        self.totals.add(self.aggregator.take_batch())
+        return True
+
+    def _final_flush(self) -> None:
+        give_up = self.clock() + FINAL_WRITE_PATIENCE
+        while True:
+            batch = self.aggregator.batch
+            try:
+                self.store.write(batch, windows=self.aggregator.windows.snapshot())
+                self.totals.add(self.aggregator.take_batch())
+                return
+            except StoreBusy as exc:
+                if self.clock() >= give_up:
+                    raise StoreError(f"{exc}; {batch.lines:,} lines were not saved") from exc
+                time.sleep(0.1)
+
+    def _progress(self, mark: tuple[float, int], now: float) -> None:
+        since, lines_then = mark
+        rate = (self.totals.lines - lines_then) / max(now - since, 1e-9)
+        self.log(f"{rate:,.0f} lines/s | {self.totals.describe()}")
+        self._report_rejects()

@@ -1,0 +1,63 @@
+"""Read lines from a file descriptor in large chunks, with a timeout.
+
+The ingest loop must never sit in a blocking read while it holds
+uncommitted data, so `read` waits at most `timeout` seconds. Lines longer
+than `max_line` are skipped without being buffered whole and counted in
+`oversized`, so a 50 MB line costs no more memory than a short one.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+
+CHUNK_BYTES = 1 << 20
+
+
+class LineReader:
+    """Splits the bytes of `fd` into lines (without the trailing newline)."""
+
+    def __init__(self, fd: int, max_line: int, chunk: int = CHUNK_BYTES) -> None:
+        self.fd = fd
+        self.max_line = max_line
+        self.chunk = chunk
+        self.oversized = 0
+        self.eof = False
+        self._partial = b""
+        self._skipping = False
+
+    def read(self, timeout: float) -> list[bytes]:
+        """Complete lines available within `timeout` seconds; [] if none.
+
+        At end of input a last line without a newline is returned too, and
+        `eof` becomes true.
+        """
+        if self.eof:
+            return []
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
+        if not ready:
+            return []
+        data = os.read(self.fd, self.chunk)
+        if not data:
+            return self._finish()
+        return self._split(data)
+
+    def _split(self, data: bytes) -> list[bytes]:
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return []
+            self._skipping = False
+            data = data[newline + 1 :]
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > self.max_line:
+            self._partial = b""
+            self._skipping = True
+            self.oversized += 1
+        return lines
+
+    def _finish(self) -> list[bytes]:
+        self.eof = True
+        last, self._partial = self._partial, b""
+        return [last] if last else []

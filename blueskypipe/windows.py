@@ -1,0 +1,120 @@
+"""Exact per-user sliding windows over like times (SPEC §3, fast likers).
+
+A user's window count for a start like s is the number of their likes t
+with s <= t < s + span. Each user keeps only the likes that can still share
+a window with their newest like, so memory is bounded by the likes of the
+last `span` of event time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from dataclasses import dataclass
+
+SPAN_MICROS = 60_000_000
+THRESHOLD = 50
+
+
+@dataclass(slots=True)
+class Peak:
+    """The fullest window seen for a user: its size and first/last like."""
+
+    likes: int
+    start: int
+    end: int
+
+
+class _UserWindow:
+    """Sorted like times of one user; `times[head:]` is the live part."""
+
+    __slots__ = ("times", "head")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.head = 0
+
+    def newest(self) -> int:
+        return self.times[-1]
+
+    def live(self) -> list[int]:
+        return self.times[self.head :]
+
+    def add(self, t: int, span: int) -> tuple[int, int, int]:
+        """Insert `t`; return (likes, first, last) of the fullest window holding it."""
+        times = self.times
+        if not times or t >= times[-1]:
+            times.append(t)
+            self._evict_before(t - span)
+            return len(times) - self.head, times[self.head], t
+        if t <= times[-1] - span:
+            # Time jumped back by more than a window (clock change, replayed
+            # file): nothing held can share a window with t, so start over.
+            self.times, self.head = [t], 0
+            return 1, t, t
+        insort(times, t, lo=self.head)
+        return self._best_window_around(t, span)
+
+    def _evict_before(self, cutoff: int) -> None:
+        times = self.times
+        head = self.head
+        while times[head] <= cutoff:
+            head += 1
+        # Compact only now and then, so eviction stays O(1) amortised.
+        if head > 64 and head * 2 > len(times):
+            del times[:head]
+            head = 0
+        self.head = head
+
+    def _best_window_around(self, t: int, span: int) -> tuple[int, int, int]:
+        # An out-of-order like only changes windows that start in (t - span, t].
+        times = self.times
+        first = bisect_right(times, t - span, lo=self.head)
+        last = bisect_right(times, t) - 1
+        best = (0, t, t)
+        for i in range(first, last + 1):
+            stop = bisect_left(times, times[i] + span, lo=i)
+            if stop - i > best[0]:
+                best = (stop - i, times[i], times[stop - 1])
+        return best
+
+
+class LikeWindows:
+    """Sliding windows for all users who liked within the last `span`."""
+
+    def __init__(self, span: int = SPAN_MICROS, threshold: int = THRESHOLD) -> None:
+        self.span = span
+        self.threshold = threshold
+        self._users: dict[str, _UserWindow] = {}
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def add(self, user: str, t: int) -> Peak | None:
+        """Record a like; return the window it completes if that reaches the threshold."""
+        window = self._users.get(user)
+        if window is None:
+            window = self._users[user] = _UserWindow()
+        likes, start, end = window.add(t, self.span)
+        return Peak(likes, start, end) if likes >= self.threshold else None
+
+    def evict(self, now: int) -> None:
+        """Forget users whose newest like is more than `span` away from `now`.
+
+        Both directions count, so a clock that jumped back does not pin the
+        users of the abandoned future in memory.
+        """
+        span = self.span
+        stale = [u for u, w in self._users.items() if abs(now - w.newest()) >= span]
+        for user in stale:
+            del self._users[user]
+
+    def snapshot(self) -> dict[str, list[int]]:
+        """The held like times per user, for saving across a restart."""
+        return {user: w.live() for user, w in self._users.items()}
+
+    def restore(self, state: dict[str, list[int]]) -> None:
+        """Load a `snapshot`; later likes extend the restored windows."""
+        for user, times in state.items():
+            window = _UserWindow()
+            window.times = sorted(times)
+            self._users[user] = window

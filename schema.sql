@@ -1,0 +1,101 @@
+-- blueskypipe schema: rollup tables maintained by ./handle-stream and the
+-- metric views exported by ./periodic. Applied idempotently at start-up;
+-- the version lives in PRAGMA user_version (see blueskypipe/store.py).
+
+-- Likes per minute of event time (`timestamp`, naive local time).
+CREATE TABLE IF NOT EXISTS likes_by_minute (
+    minute TEXT PRIMARY KEY,            -- 'YYYY-MM-DD HH:MM'
+    likes  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Likes per user per minute, kept for a retention window only: for
+-- inspection and for cross-checking the fast-liker windows.
+-- Keyed by minute first so that retention is a range delete on the key.
+CREATE TABLE IF NOT EXISTS likes_by_user_minute (
+    minute  TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    likes   INTEGER NOT NULL,
+    PRIMARY KEY (minute, user_id)
+) WITHOUT ROWID;
+
+-- Users whose likes reached 50 inside some window shorter than 60 s.
+-- `likes` is the highest count seen in any such window; the window
+-- bounds are those of that best window.
+CREATE TABLE IF NOT EXISTS fast_likers (
+    user_id      TEXT PRIMARY KEY,
+    likes        INTEGER NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end   TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Document frequency of meaningful words in posts that mention "engineering".
+CREATE TABLE IF NOT EXISTS word_counts (
+    word  TEXT PRIMARY KEY,
+    posts INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS word_counts_by_posts ON word_counts (posts DESC, word);
+
+-- Posts per primary language subtag ('unknown' and 'invalid' included).
+CREATE TABLE IF NOT EXISTS posts_by_lang (
+    lang  TEXT PRIMARY KEY,
+    posts INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Ingest statistics: counters ('events', 'rejected', 'collection:<nsid>',
+-- 'rejected:<reason>', ...) and point values (first/last event time,
+-- last commit time as Unix seconds).
+CREATE TABLE IF NOT EXISTS ingest_counts (
+    name TEXT PRIMARY KEY,
+    n    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS ingest_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Sliding-window state of the fast-liker detector, saved on a graceful stop
+-- and loaded (then cleared) at the next start: `times` holds the user's
+-- recent like times as a JSON array of microseconds.
+CREATE TABLE IF NOT EXISTS like_windows (
+    user_id TEXT PRIMARY KEY,
+    times   TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Metric views: `select * from metric_…` shows exactly what the CSV shows.
+DROP VIEW IF EXISTS metric_likes_per_minute;
+CREATE VIEW metric_likes_per_minute AS
+    SELECT minute || ':00' AS time, likes
+    FROM likes_by_minute
+    ORDER BY minute;
+
+DROP VIEW IF EXISTS metric_fast_likers;
+CREATE VIEW metric_fast_likers AS
+    SELECT user_id, likes
+    FROM fast_likers
+    WHERE likes >= 50
+    ORDER BY likes DESC, user_id;
+
+DROP VIEW IF EXISTS metric_top_words;
+CREATE VIEW metric_top_words AS
+    SELECT word, posts
+    FROM word_counts
+    ORDER BY posts DESC, word
+    LIMIT 10;
+
+DROP VIEW IF EXISTS metric_posts_per_language;
+CREATE VIEW metric_posts_per_language AS
+    SELECT lang, posts
+    FROM posts_by_lang
+    ORDER BY posts DESC, lang
+    LIMIT 25;
+
+-- One row of freshness and volume figures for ./periodic's status line.
+DROP VIEW IF EXISTS ingest_status;
+CREATE VIEW ingest_status AS
+    SELECT
+        (SELECT value FROM ingest_state WHERE key = 'first_event_time') AS first_event_time,
+        (SELECT value FROM ingest_state WHERE key = 'last_event_time')  AS last_event_time,
+        (SELECT CAST(value AS REAL) FROM ingest_state WHERE key = 'last_commit_at') AS last_commit_at,
+        (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'events')   AS events,
+        (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'rejected') AS rejected;
