@@ -29,8 +29,7 @@ def _log(message: str) -> None:
     print(f"handle-stream: {message}", file=sys.stderr, flush=True)
 
 
-def handle_stream(argv: list[str] | None = None) -> int:
-    """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
+def handle_stream_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handle-stream",
         description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
@@ -60,7 +59,12 @@ def handle_stream(argv: list[str] | None = None) -> int:
         default=10.0,
         help="seconds between progress lines on stderr (default 10)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def handle_stream(argv: list[str] | None = None) -> int:
+    """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
+    args = handle_stream_parser().parse_args(argv)
 
     # Imported here so that --help answers at once.
     from blueskypipe.events import MAX_LINE_BYTES
@@ -95,8 +99,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
     return 0
 
 
-def periodic(argv: list[str] | None = None) -> int:
-    """Export the metric views to CSV files and print a status for `watch`."""
+def periodic_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="periodic",
         description="Export the metrics of bluesky.db to metrics/*.csv.",
@@ -108,7 +111,12 @@ def periodic(argv: list[str] | None = None) -> int:
         default=Path(os.environ.get("BLUESKY_METRICS_DIR", DEFAULT_METRICS_DIR)),
         help="folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def periodic(argv: list[str] | None = None) -> int:
+    """Export the metric views to CSV files and print a status for `watch`."""
+    args = periodic_parser().parse_args(argv)
 
     from blueskypipe.export import ExportError, read_metrics, write_csvs
 

@@ -63,7 +63,7 @@ def parse_line(line: bytes) -> Event:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise Rejected("not_utf8" if "UTF-8" in str(exc) else "invalid_json") from None
+        raise Rejected("not_utf8" if "not valid UTF-8" in str(exc) else "invalid_json") from None
     if not isinstance(obj, dict):
         raise Rejected("not_object")
     timestamp, minute, micros = _parse_timestamp(obj.get("timestamp"))
@@ -135,7 +135,4 @@ def format_micros(micros: int) -> str:
     days, rest = divmod(micros, _MICROS_PER_DAY)
     seconds, micro = divmod(rest, 1_000_000)
     day = datetime.fromordinal(days)
-    return (
-        f"{day:%Y-%m-%d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:"
-        f"{seconds % 60:02d}.{micro:06d}"
-    )
+    return f"{day:%Y-%m-%d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"

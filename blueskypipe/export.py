@@ -58,13 +58,16 @@ def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
                 conn.execute("COMMIT")
                 db.apply_schema(conn)
                 conn.execute("BEGIN")
-            rows = {name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()}
+            rows = {
+                name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()
+            }
             status = _status(conn)
             conn.execute("COMMIT")
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise ExportError(f"cannot read {db_path}: {exc}") from exc
+        msg = f"cannot read {db_path}: {exc}"
+        raise ExportError(msg) from exc
     return rows, status
 
 
@@ -86,7 +89,8 @@ def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:
         for name, (_, header) in METRICS.items():
             write_csv(metrics_dir / name, header, rows[name])
     except OSError as exc:
-        raise ExportError(f"cannot write metrics to {metrics_dir}: {exc}") from exc
+        msg = f"cannot write metrics to {metrics_dir}: {exc}"
+        raise ExportError(msg) from exc
 
 
 def write_csv(path: Path, header: tuple[str, str], rows: Rows) -> None:

@@ -3,8 +3,9 @@
 It flushes when the batch holds `batch_size` lines or `flush_interval`
 seconds have passed, whichever comes first, so a quiet stream is still
 committed every second. A stop request (signal) lets it drain what is
-already in the pipe for at most `drain_seconds`, then it commits the
-last batch together with the fast-liker window state.
+already in the pipe (until the pipe is empty for a moment, or for at most
+`drain_seconds`), then it commits the last batch together with the
+fast-liker window state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ Log = Callable[[str], None]
 
 # How many rejected lines are shown in full before only summaries follow.
 SHOW_REJECTED = 5
+# While stopping, this long without input means the pipe is drained.
+DRAIN_QUIET_SECONDS = 0.2
 # A stop waits this long for a lock held by someone else before giving up.
 FINAL_WRITE_PATIENCE = 10.0
 
@@ -103,7 +106,7 @@ class Ingest:
         next_progress = started + self.options.progress_interval
         progress_mark = (started, 0)
         while not self._should_stop():
-            self._read(max(0.0, min(next_flush, next_progress) - self.clock()))
+            self._read(self._timeout(min(next_flush, next_progress)))
             now = self.clock()
             if now >= next_flush or self.aggregator.batch.lines >= self.options.batch_size:
                 self._flush()
@@ -119,7 +122,13 @@ class Ingest:
     def _should_stop(self) -> bool:
         if self.reader.eof:
             return True
-        return self._stop_at is not None and self.clock() >= self._stop_at
+        # After a stop request, an empty pipe means everything sent was read.
+        return self._stop_at is not None and (self.reader.quiet or self.clock() >= self._stop_at)
+
+    def _timeout(self, deadline: float) -> float:
+        if self._stop_at is not None:
+            return DRAIN_QUIET_SECONDS
+        return max(0.0, deadline - self.clock())
 
     def _read(self, timeout: float) -> None:
         agg = self.aggregator
@@ -176,7 +185,8 @@ class Ingest:
                 return
             except StoreBusy as exc:
                 if self.clock() >= give_up:
-                    raise StoreError(f"{exc}; {batch.lines:,} lines were not saved") from exc
+                    msg = f"{exc}; {batch.lines:,} lines were not saved"
+                    raise StoreError(msg) from exc
                 time.sleep(0.1)
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:

@@ -23,6 +23,8 @@ class LineReader:
         self.chunk = chunk
         self.oversized = 0
         self.eof = False
+        # True when the last `read` found nothing to read within its timeout.
+        self.quiet = False
         self._partial = b""
         self._skipping = False
 
@@ -35,7 +37,8 @@ class LineReader:
         if self.eof:
             return []
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
-        if not ready:
+        self.quiet = not ready
+        if self.quiet:
             return []
         data = os.read(self.fd, self.chunk)
         if not data:

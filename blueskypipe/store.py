@@ -1,4 +1,4 @@
-"""SQLite storage: schema, connections, and one transaction per batch.
+"""The writer's side of SQLite: one transaction per batch of rollup deltas.
 
 Counters are upserts that add (`n = n + excluded.n`), so a batch only
 carries deltas and any number of writers' batches sum correctly.
@@ -72,7 +72,8 @@ class Store:
             self.conn.execute(f"PRAGMA journal_size_limit = {32 << 20}")
             apply_schema(self.conn)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
+            msg = f"cannot open {path}: {exc}"
+            raise StoreError(msg) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -96,10 +97,13 @@ class Store:
                 raise
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusy(f"{self.path} is locked by another writer") from exc
-            raise StoreError(f"cannot write {self.path}: {exc}") from exc
+                msg = f"{self.path} is locked by another writer"
+                raise StoreBusy(msg) from exc
+            msg = f"cannot write {self.path}: {exc}"
+            raise StoreError(msg) from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write {self.path}: {exc}") from exc
+            msg = f"cannot write {self.path}: {exc}"
+            raise StoreError(msg) from exc
 
     def _write_rollups(self, batch: Batch) -> None:
         run = self.conn.executemany
@@ -158,5 +162,6 @@ class Store:
             self.conn.execute("DELETE FROM like_windows")
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read window state from {self.path}: {exc}") from exc
+            msg = f"cannot read window state from {self.path}: {exc}"
+            raise StoreError(msg) from exc
         return {user: orjson.loads(times) for user, times in rows}

@@ -47,11 +47,9 @@ def tokens(text: str) -> set[str]:
     """
     found: set[str] = set()
     for token in _TOKENS.tokenize(text):
-        if token[0] == "#":
-            token = token[1:]
-        elif token[0] == "@" or not _is_word_token(token):
+        if token[0] == "@" or not _is_word_token(token):
             continue
-        found.add(token.lower().replace("’", "'"))
+        found.add(token.removeprefix("#").lower().replace("’", "'"))
     return found
 
 

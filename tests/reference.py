@@ -1,0 +1,64 @@
+"""Independent, brute-force answers for the metrics, straight from SPEC §3-4.
+
+Slow and simple on purpose: it shares no code with blueskypipe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+LIKE = "app.bsky.feed.like"
+POST = "app.bsky.feed.post"
+
+
+def valid_events(lines: list[bytes]) -> list[dict]:
+    return [json.loads(line) for line in lines]
+
+
+def creates(events: list[dict], collection: str) -> list[dict]:
+    return [e for e in events if e["action"] == "create" and e["path"].split("/")[0] == collection]
+
+
+def likes_per_minute(events: list[dict]) -> list[list[str]]:
+    counts = Counter(
+        datetime.fromisoformat(e["timestamp"]).strftime("%Y-%m-%d %H:%M:00") for e in creates(events, LIKE)
+    )
+    return [["time", "likes"]] + [[m, str(n)] for m, n in sorted(counts.items())]
+
+
+def fast_likers(events: list[dict]) -> list[list[str]]:
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for e in creates(events, LIKE):
+        times[e["repo"]].append(datetime.fromisoformat(e["timestamp"]))
+    rows = []
+    for user, ts in times.items():
+        best = max(sum(1 for u in ts if t <= u < t + timedelta(seconds=60)) for t in ts)
+        if best >= 50:
+            rows.append((user, best))
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return [["user_id", "likes"]] + [[u, str(n)] for u, n in rows]
+
+
+def posts_per_language(events: list[dict]) -> list[list[str]]:
+    counts: Counter[str] = Counter()
+    for e in creates(events, POST):
+        langs = (e.get("record") or {}).get("langs") or []
+        found = set()
+        for tag in langs:
+            if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):
+                found.add(tag.split("-")[0].lower())
+            else:
+                found.add("invalid")
+        counts.update(found or {"unknown"})
+    rows = sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:25]
+    return [["lang", "posts"]] + [[lang, str(n)] for lang, n in rows]
+
+
+def top_words(word_sets: list[set[str]]) -> list[list[str]]:
+    """From the known meaningful words of each qualifying post."""
+    counts = Counter(w for words in word_sets for w in words)
+    rows = sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:10]
+    return [["word", "posts"]] + [[w, str(n)] for w, n in rows]

@@ -1,0 +1,56 @@
+"""Seeded test streams whose meaningful words are known by construction."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from tests.conftest import did, event, post
+
+CONTENT = ["bridge", "rust", "python", "robot", "circuit", "turbine", "physics", "design", "chip", "sensor"]
+FILLER = ["the", "and", "with", "our", "this", "is"]  # English stop words
+LANGS = [["en"], ["EN-us"], ["de"], ["pt-BR", "en"], [], None, ["ja"], ["bad_tag"]]
+
+
+def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[bytes], list[set[str]]]:
+    """n event lines, with fast likers, posts in several languages and
+    engineering posts; also the meaningful-word set of each qualifying post."""
+    rng = random.Random(seed)
+    t = datetime.fromisoformat(start)
+    lines: list[bytes] = []
+    word_sets: list[set[str]] = []
+    burster = 0
+    while len(lines) < n:
+        t += timedelta(microseconds=rng.randrange(0, 40_000))
+        ts = t.isoformat()
+        roll = rng.random()
+        if roll < 0.55:
+            lines.append(event(ts, repo=did(rng.randrange(300))))
+        elif roll < 0.62:
+            # A few heavy users produce windows around the threshold of 50.
+            lines.append(event(ts, repo=did(1000 + burster % 4)))
+            burster += 1
+        elif roll < 0.75:
+            text, words = _post_text(rng)
+            lines.append(post(ts, text, rng.choice(LANGS), repo=did(rng.randrange(300))))
+            if words is not None:
+                word_sets.append(words)
+        elif roll < 0.99:
+            lines.append(
+                event(ts, "app.bsky.graph.follow", did(rng.randrange(300)), {"subject": "did:plc:x"})
+            )
+        else:
+            lines.append(event(ts, repo=did(5), action="delete"))
+    return lines, word_sets
+
+
+def _post_text(rng: random.Random) -> tuple[str, set[str] | None]:
+    words = set(rng.sample(CONTENT, rng.randrange(0, 5)))
+    parts = list(words) + rng.sample(FILLER, 2)
+    if rng.random() < 0.5:
+        parts.append(rng.choice(["Engineering", "#engineering", "ENGINEERING!", "engineering's"]))
+        rng.shuffle(parts)
+        return " ".join(parts), words
+    parts.append(rng.choice(["reengineering", "https://x.com/engineering", "plain"]))
+    rng.shuffle(parts)
+    return " ".join(parts), None

@@ -1,0 +1,102 @@
+"""Validation of single lines (SPEC §2, §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from blueskypipe.events import MAX_LINE_BYTES, Rejected, format_micros, parse_line
+from tests.conftest import SAMPLE, event, post
+
+GOOD = event("2025-03-16T13:26:53.076175")
+
+
+def reason(line: bytes) -> str:
+    with pytest.raises(Rejected) as info:
+        parse_line(line)
+    return info.value.reason
+
+
+def replaced(field: str, value: str) -> bytes:
+    return GOOD.replace(field.encode(), value.encode(), 1)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"", "empty"),
+        (b"   \r", "empty"),
+        (b"{not json", "invalid_json"),
+        (GOOD[:-10], "invalid_json"),
+        (b"[1, 2]", "not_object"),
+        (b'"a string"', "not_object"),
+        (b"42", "not_object"),
+        (b"null", "not_object"),
+        (b"\xef\xbb\xbf" + GOOD, "invalid_json"),
+        (GOOD.replace(b"did:plc", b"did:plc\xff"), "not_utf8"),
+        (b'{"path": "app.bsky.feed.like/x", "repo": "did:plc:abc"}', "bad_timestamp"),
+        (replaced('"2025-03-16T13:26:53.076175"', "1742131613"), "bad_timestamp"),
+        (replaced("2025-03-16T13:26:53.076175", "yesterday"), "bad_timestamp"),
+        (replaced("2025-03-16T13:26:53.076175", "2025-02-30T13:26:53"), "bad_timestamp"),
+        (replaced("2025-03-16T13:26:53.076175", "2025-03-16T25:26:53"), "bad_timestamp"),
+        (replaced('"app.bsky.feed.like/3lkiqjyvkqx2d"', "null"), "bad_path"),
+        (replaced("app.bsky.feed.like/3lkiqjyvkqx2d", "app.bsky.feed.like"), "bad_path"),
+        (replaced("app.bsky.feed.like/3lkiqjyvkqx2d", "=cmd()/x"), "bad_path"),
+        (replaced('"did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"', "12"), "bad_repo"),
+        (replaced("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", "alice.bsky.social"), "bad_repo"),
+        (replaced("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", "=HYPERLINK(1)"), "bad_repo"),
+        (replaced("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", "did:evil:x"), "bad_repo"),
+        (event("2025-03-16T13:26:53", record="<binary>"), "bad_record"),  # type: ignore[arg-type]
+        (post("2025-03-16T13:26:53", "hi", langs="en"), "bad_langs"),  # type: ignore[arg-type]
+        (post("2025-03-16T13:26:53", "hi", langs=["en", 3]), "bad_langs"),  # type: ignore[list-item]
+        (post("2025-03-16T13:26:53", "hi", langs=["en"] * 10_000), "bad_langs"),
+        (b"[" * 5000 + b"]" * 5000, "invalid_json"),
+        (b'{"a": "' + b"x" * MAX_LINE_BYTES + b'"}', "too_long"),
+    ],
+)
+def test_rejects(line: bytes, expected: str) -> None:
+    assert reason(line) == expected
+
+
+def test_post_with_non_string_text_is_rejected() -> None:
+    line = event("2025-03-16T13:26:53", "app.bsky.feed.post", record={"text": 5})
+    assert reason(line) == "bad_record"
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "minute"),
+    [
+        ("2025-03-16T13:26:53.076175", "2025-03-16 13:26"),
+        ("2025-03-16T13:26:53", "2025-03-16 13:26"),
+        ("2025-03-16T13:59:59.999999", "2025-03-16 13:59"),
+        ("2025-03-16 00:00:00", "2025-03-16 00:00"),
+        # An offset is ignored, not converted: the minute is the text's own.
+        ("2025-03-16T13:26:53+05:00", "2025-03-16 13:26"),
+        ("20250316T132653", "2025-03-16 13:26"),
+    ],
+)
+def test_minute_is_the_timestamps_own(timestamp: str, minute: str) -> None:
+    assert parse_line(event(timestamp)).minute == minute
+
+
+def test_micros_round_trip_both_forms() -> None:
+    with_fraction = parse_line(event("2025-03-16T13:26:53.000001"))
+    whole = parse_line(event("2025-03-16T13:26:53"))
+    assert with_fraction.micros - whole.micros == 1
+    assert format_micros(whole.micros) == "2025-03-16T13:26:53.000000"
+
+
+def test_unknown_fields_and_null_record_are_fine() -> None:
+    line = GOOD[:-1] + b', "extra": {"deep": [1, 2]}}'
+    assert parse_line(line).repo == "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
+    assert parse_line(event("2025-03-16T13:26:53", "app.bsky.feed.post", record=None)).record is None
+
+
+def test_crlf_line_end_is_accepted() -> None:
+    assert parse_line(GOOD + b"\r").minute == "2025-03-16 13:26"
+
+
+def test_every_sample_line_is_valid() -> None:
+    lines = SAMPLE.read_bytes().splitlines()
+    assert len(lines) == 423
+    events = [parse_line(line) for line in lines]
+    assert {e.action for e in events} == {"create"}

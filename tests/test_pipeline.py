@@ -1,0 +1,186 @@
+"""End to end: real ./handle-stream and ./periodic through real pipes."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from tests import reference
+from tests.conftest import ROOT, SAMPLE, Pipeline, event
+from tests.streams import stream
+
+CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
+
+
+def expected_csvs(lines: list[bytes], word_sets: list[set[str]]) -> dict[str, list[list[str]]]:
+    events = reference.valid_events(lines)
+    return {
+        "likes-per-minutes.csv": reference.likes_per_minute(events),
+        "fast-likers.csv": reference.fast_likers(events),
+        "top-10-word.csv": reference.top_words(word_sets),
+        "posts-per-language.csv": reference.posts_per_language(events),
+    }
+
+
+def test_sample_replay_matches_the_reference(pipeline: Pipeline) -> None:
+    lines = SAMPLE.read_bytes().splitlines()
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    expected = expected_csvs(lines, [])
+    for name in CSVS:
+        assert pipeline.csv(name) == expected[name], name
+    # A hand count of the sample: 267 likes across two minutes, 23 posts in English.
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [
+        ["2025-03-16 13:26:00", "205"],
+        ["2025-03-16 13:27:00", "62"],
+    ]
+    assert pipeline.csv("posts-per-language.csv")[1] == ["en", "23"]
+
+
+@pytest.mark.parametrize("batch_size", ["1", "777", "100000"])
+def test_generated_stream_matches_the_reference_at_any_batch_size(
+    pipeline: Pipeline, batch_size: str
+) -> None:
+    lines, word_sets = stream(seed=7, n=20_000)
+    pipeline.ingest(lines, "--batch-size", batch_size)
+    pipeline.periodic()
+    expected = expected_csvs(lines, word_sets)
+    assert len(expected["fast-likers.csv"]) > 1, "the stream must plant fast likers"
+    assert len(expected["top-10-word.csv"]) == 11
+    for name in CSVS:
+        assert pipeline.csv(name) == expected[name], name
+
+
+def test_csv_bytes_are_exact(pipeline: Pipeline) -> None:
+    lines = [event("2025-03-16T13:26:53"), event("2025-03-16T13:27:00.5")]
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    raw = (pipeline.metrics / "likes-per-minutes.csv").read_bytes()
+    assert raw == b"time,likes\n2025-03-16 13:26:00,1\n2025-03-16 13:27:00,1\n"
+    assert (pipeline.metrics / "fast-likers.csv").read_bytes() == b"user_id,likes\n"
+
+
+def test_restart_keeps_counting_and_keeps_the_window(pipeline: Pipeline) -> None:
+    lines, word_sets = stream(seed=3, n=12_000)
+    half = len(lines) // 2
+    pipeline.ingest(lines[:half])
+    pipeline.ingest(lines[half:])
+    pipeline.periodic()
+    expected = expected_csvs(lines, word_sets)
+    for name in CSVS:
+        assert pipeline.csv(name) == expected[name], name
+
+
+def test_views_show_what_the_csvs_show(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=5, n=5_000)
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    with sqlite3.connect(pipeline.db) as conn:
+        rows = conn.execute("select * from metric_fast_likers").fetchall()
+    assert [[u, str(n)] for u, n in rows] == pipeline.csv("fast-likers.csv")[1:]
+
+
+def test_calendar_minute_bursts_are_fast_likers(pipeline: Pipeline) -> None:
+    """Cross-check: >=50 likes in one calendar minute implies a fast liker with at least that many."""
+    lines, _ = stream(seed=11, n=30_000)
+    pipeline.ingest(lines)
+    with sqlite3.connect(pipeline.db) as conn:
+        heavy = conn.execute(
+            "select user_id, max(likes) from likes_by_user_minute where likes >= 50 group by user_id"
+        ).fetchall()
+        fast = dict(conn.execute("select user_id, likes from fast_likers").fetchall())
+    assert heavy, "the stream must have users with 50 likes in a calendar minute"
+    for user, likes in heavy:
+        assert fast.get(user, 0) >= likes, user
+
+
+def test_retention_drops_old_user_minutes(pipeline: Pipeline) -> None:
+    lines = [event(f"2025-03-16T{h:02d}:{m:02d}:00") for h in (10, 11, 12) for m in range(0, 60, 10)]
+    pipeline.ingest(lines, "--retention-minutes", "30")
+    with sqlite3.connect(pipeline.db) as conn:
+        oldest = conn.execute("select min(minute) from likes_by_user_minute").fetchone()[0]
+        total = conn.execute("select sum(likes) from likes_by_minute").fetchone()[0]
+    assert oldest == "2025-03-16 12:20"
+    assert total == len(lines)
+
+
+def test_bad_lines_are_counted_and_skipped(pipeline: Pipeline) -> None:
+    good = [event(f"2025-03-16T13:26:{s:02d}") for s in range(20)]
+    bad = [b"{oops", b"[]", b"", b'{"timestamp": "x"}', event("2025-03-16T13:26:00", repo="bob")]
+    lines = [line for pair in zip(good, bad * 4, strict=True) for line in pair]
+    result = pipeline.ingest(lines)
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 13:26:00", "20"]]
+    with sqlite3.connect(pipeline.db) as conn:
+        counts = dict(conn.execute("select name, n from ingest_counts").fetchall())
+    assert counts["rejected"] == 20
+    assert counts["rejected:invalid_json"] == 4 and counts["rejected:bad_repo"] == 4
+    stderr = result.stderr.decode()
+    assert stderr.count("rejected line (") == 5
+    assert "15 more lines rejected" in stderr
+
+
+def test_periodic_without_a_database(pipeline: Pipeline) -> None:
+    result = pipeline.periodic()
+    assert b"no database" in result.stdout
+    assert not pipeline.db.exists()
+    for name in CSVS:
+        assert len(pipeline.csv(name)) == 1
+
+
+def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=9, n=200_000)
+    writer = subprocess.Popen(
+        [str(ROOT / "handle-stream"), "--db", str(pipeline.db), "--batch-size", "2000"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert writer.stdin is not None
+    data = b"".join(line + b"\n" for line in lines)
+    step = len(data) // 20
+    runs = 0
+    for i in range(20):
+        writer.stdin.write(data[i * step : (i + 1) * step])
+        writer.stdin.flush()
+        if pipeline.db.exists():
+            result = pipeline.periodic()
+            assert b"locked" not in result.stdout + result.stderr
+            for name in CSVS:
+                assert pipeline.csv(name)[0], name
+            runs += 1
+    writer.stdin.write(data[20 * step :])
+    writer.stdin.close()
+    assert writer.wait(timeout=120) == 0
+    assert runs >= 10
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(reference.valid_events(lines))
+
+
+def test_kill_9_keeps_the_database_consistent(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=13, n=150_000)
+    writer = subprocess.Popen(
+        [str(ROOT / "handle-stream"), "--db", str(pipeline.db), "--batch-size", "5000"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert writer.stdin is not None
+    sent = 0
+    for line in lines:
+        writer.stdin.write(line + b"\n")
+        sent += 1
+        if sent == 100_000:
+            writer.stdin.flush()
+            time.sleep(1.5)
+            break
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    with sqlite3.connect(pipeline.db) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        lines_committed = conn.execute("select n from ingest_counts where name = 'lines'").fetchone()[0]
+        likes = conn.execute("select sum(likes) from likes_by_minute").fetchone()[0]
+    assert 0 < lines_committed <= sent
+    assert likes == len(reference.creates(reference.valid_events(lines[:lines_committed]), reference.LIKE))
