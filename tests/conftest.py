@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT.parent / "shared" / "samples" / "firehose-sample.jsonl"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# 423 real events captured from ./bluesky (a copy of shared/samples/).
+SAMPLE = FIXTURES / "firehose-sample.jsonl"
 
 
 def event(
