@@ -21,3 +21,6 @@ format: setup
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out
+
+demo: setup
+	./scripts/demo

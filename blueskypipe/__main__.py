@@ -4,7 +4,7 @@ import sys
 
 from blueskypipe import cli
 
-COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic}
+COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic, "simulate": cli.simulate}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

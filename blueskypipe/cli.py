@@ -10,7 +10,12 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from blueskypipe.export import Status
 
 DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
@@ -126,14 +131,75 @@ def periodic(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
+    print(_status_text(args.db, args.metrics_dir, rows, status), flush=True)
+    return 0
+
+
+def _status_text(
+    db: Path, metrics_dir: Path, rows: dict[str, list[tuple[object, ...]]], status: Status | None
+) -> str:
     if status is None:
-        print(f"no database at {args.db} yet: start ./handle-stream first (wrote header-only CSVs)")
+        head = f"no database at {db} yet: start ./handle-stream first (wrote header-only CSVs)"
     else:
         age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
-        print(
-            f"{args.db}: last event {status.last_event_time or '-'}, last commit {age}, "
+        head = (
+            f"{db}: last event {status.last_event_time or '-'}, last commit {age}, "
             f"{status.events:,} events, {status.rejected:,} rejected lines"
         )
-    for name, file_rows in rows.items():
-        print(f"  {args.metrics_dir / name}: {len(file_rows)} rows")
+    files = [f"  {metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
+    return "\n".join([head, *files])
+
+
+def simulate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m blueskypipe.simulate",
+        description="Print synthetic Bluesky events in the exact format of ./bluesky.",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
+    parser.add_argument(
+        "--rate", type=float, default=1500.0, help="events per second of event time (default 1500)"
+    )
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace output to the wall clock, timestamps = now (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        default=datetime(2025, 3, 16, 13, 0, 0),
+        help="first synthetic timestamp when not --realtime (default 2025-03-16T13:00:00)",
+    )
+    parser.add_argument("--count", type=int, help="stop after this many events")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds of event time")
+    parser.add_argument(
+        "--fast-likers", type=int, default=0, help="plant N users who each burst 50-109 likes inside 60 s"
+    )
+    parser.add_argument(
+        "--engineering-share",
+        type=float,
+        default=0.02,
+        help="share of posts that mention engineering (default 0.02)",
+    )
+    return parser
+
+
+def simulate(argv: list[str] | None = None) -> int:
+    """Write simulated events to stdout until --count/--duration, or forever."""
+    args = simulate_parser().parse_args(argv)
+    from blueskypipe.simulate import Simulator, write
+
+    sim = Simulator(
+        seed=args.seed,
+        rate=args.rate,
+        start=datetime.now() if args.realtime else args.start,
+        fast_likers=args.fast_likers,
+        engineering_share=args.engineering_share,
+    )
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        write(sim.lines(args.count, args.duration), realtime_rate=args.rate if args.realtime else None)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): a normal way to stop.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

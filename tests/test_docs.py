@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from blueskypipe.cli import handle_stream_parser, periodic_parser
+from blueskypipe.cli import handle_stream_parser, periodic_parser, simulate_parser
 from blueskypipe.export import METRICS
 from tests.conftest import ROOT
 
@@ -15,7 +15,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def options() -> list[str]:
     found = []
-    for parser in (handle_stream_parser(), periodic_parser()):
+    for parser in (handle_stream_parser(), periodic_parser(), simulate_parser()):
         for action in parser._actions:
             found += [o for o in action.option_strings if o.startswith("--") and o != "--help"]
     return found

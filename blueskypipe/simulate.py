@@ -1,0 +1,293 @@
+"""An offline firehose: events byte-for-byte in the format `./bluesky` prints.
+
+`./bluesky` prints `json.dumps(event)` (default separators, ASCII escapes)
+with keys in the order timestamp, action, path, cid, prev, py_type, record,
+repo. Lines are built from templates of pre-encoded pieces, which gives the
+same bytes as `json.dumps` at a fraction of the cost; a test checks that
+every generated line equals `json.dumps(json.loads(line))`.
+
+Run it with `python -m blueskypipe.simulate --help`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+# The mix measured on shared/samples/firehose-sample.jsonl (423 events).
+MIX = {
+    "app.bsky.feed.like": 0.631,
+    "app.bsky.graph.follow": 0.144,
+    "app.bsky.feed.repost": 0.106,
+    "app.bsky.feed.post": 0.099,
+    "app.bsky.graph.block": 0.010,
+    "app.bsky.graph.listitem": 0.007,
+    "app.bsky.actor.profile": 0.003,
+}
+REPO_OP = "com.atproto.sync.subscribeRepos#repoOp"
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_TID = "234567abcdefghijklmnopqrstuvwxyz"
+_POOL = 4096
+USERS = 50_000
+# Activity is skewed (u ** SKEW picks low indexes more often) but mildly, so
+# that at the live rate nobody but a planted user likes 50 times a minute.
+SKEW = 1.3
+
+# Language mix of posts, roughly as on the live network; None = no `langs`.
+LANGS: list[tuple[list[str] | None, float]] = [
+    (["en"], 0.52),
+    (["ja"], 0.16),
+    (["pt"], 0.07),
+    (["de"], 0.05),
+    (["es"], 0.04),
+    (["fr"], 0.03),
+    (None, 0.04),
+    (["en", "ja"], 0.02),
+    (["EN-us"], 0.01),
+    (["pt-BR", "en"], 0.02),
+    (["ko"], 0.02),
+    (["nb", "no"], 0.01),
+    ([], 0.01),
+]
+WORDS = {
+    "en": "the a and to of in is it for on with this that my so just day time love people new good "
+    "today think really art game book music team work coffee cat dog night weekend".split(),
+    "ja": "今日 明日 ありがとう 猫 ゲーム 音楽 仕事 写真 いい 本当に です ます".split(),
+    "pt": "o a de que e do da em um para com não uma os no se na por mais dia hoje amor".split(),
+    "de": "der die und in den von zu das mit sich des auf für ist im dem nicht ein heute".split(),
+    "es": "de la que el en y a los del se las por un para con no una hoy amor día".split(),
+    "fr": "de la le et les des en un du une que est pour qui dans pas aujourd jour".split(),
+    "ko": "오늘 내일 감사 고양이 게임 음악".split(),
+    "no": "og i det er som en til på av for ikke med".split(),
+}
+ENGINEERING_WORDS = (
+    "software hardware civil mechanical bridge rust python design systems team data platform "
+    "reliability circuit robot chip sensor turbine build deploy".split()
+)
+EXTRAS = [
+    "https://example.com/post/42",
+    "@alice.bsky.social",
+    "#art",
+    "#rust",
+    "🚀",
+    "🔥🔥",
+    "2025",
+    "bsky.app",
+    "!!",
+    "...",
+]
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A planted fast liker: `likes` likes spread over `span` seconds."""
+
+    user: str
+    likes: int
+    start: float
+    span: float
+
+
+class Simulator:
+    """Deterministic event lines for a seed; see `lines`."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        rate: float = 1500.0,
+        start: datetime | None = None,
+        fast_likers: int = 0,
+        engineering_share: float = 0.02,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.rate = rate
+        self.start = start or datetime(2025, 3, 16, 13, 0, 0)
+        self.engineering_share = engineering_share
+        self.users = [_did(self.rng) for _ in range(USERS)]
+        self.cids = [_cid(self.rng) for _ in range(_POOL)]
+        self.rkeys = [_tid(self.rng) for _ in range(_POOL)]
+        self.posts = [self._post_record(engineering=False) for _ in range(_POOL)]
+        self.eng_posts = [self._post_record(engineering=True) for _ in range(_POOL // 8)]
+        self.bursts = self._plan_bursts(fast_likers)
+        kinds, weights = zip(*MIX.items(), strict=True)
+        self._kinds = self.rng.choices(kinds, weights, k=1 << 16)
+
+    def _plan_bursts(self, n: int) -> list[Burst]:
+        # One burst every 7 s of event time from 5 s on, each by its own user,
+        # so that no two of them can meet in one window.
+        return [
+            Burst(
+                user=_did(self.rng),
+                likes=50 + self.rng.randrange(60),
+                start=5.0 + 7.0 * i,
+                span=10.0 + self.rng.random() * 45.0,
+            )
+            for i in range(n)
+        ]
+
+    def lines(self, count: int | None = None, duration: float | None = None) -> Iterator[str]:
+        """Lines (without newline) with synthetic timestamps from `start` at `rate`/s."""
+        step = 1_000_000 / self.rate
+        origin = self.start
+        t = 0.0
+        n = 0
+        pending = self._burst_schedule()
+        stamps = _Timestamps(origin)
+        rng = self.rng
+        end = float("inf") if duration is None else duration * 1e6
+        while count is None or n < count:
+            t += step * 2 * rng.random()
+            if t >= end:
+                return
+            ts = stamps.format(int(t))
+            if pending and pending[0][0] <= t:
+                _, i, left = heapq.heappop(pending)
+                burst = self.bursts[i]
+                if left > 1:
+                    nxt = t + burst.span * 1e6 / (burst.likes - 1)
+                    heapq.heappush(pending, (nxt, i, left - 1))
+                yield self._like(ts, burst.user)
+            else:
+                yield self.event(ts)
+            n += 1
+
+    def _burst_schedule(self) -> list[tuple[float, int, int]]:
+        # Each burst's likes are evenly spaced over its span, so span < 60 s
+        # puts all of them in one window.
+        heap = [(b.start * 1e6, i, b.likes) for i, b in enumerate(self.bursts)]
+        heapq.heapify(heap)
+        return heap
+
+    def event(self, ts: str) -> str:
+        """One random event at timestamp `ts`."""
+        rng = self.rng
+        kind = self._kinds[rng.getrandbits(16)]
+        user = self.users[int(rng.random() ** SKEW * USERS)]
+        if kind == "app.bsky.feed.like":
+            return self._like(ts, user)
+        rkey = self.rkeys[rng.getrandbits(12)]
+        cid = self.cids[rng.getrandbits(12)]
+        if kind == "app.bsky.feed.post":
+            pool = self.eng_posts if rng.random() < self.engineering_share else self.posts
+            record = pool[rng.getrandbits(12) % len(pool)]
+        elif kind == "app.bsky.feed.repost":
+            record = (
+                f'{{"$type": "{kind}", "subject": {{"cid": "{self.cids[rng.getrandbits(12)]}", '
+                f'"uri": "at://{self.users[rng.getrandbits(12)]}/app.bsky.feed.post/{rkey}"}}, '
+                f'"createdAt": "{ts[:23]}Z"}}'
+            )
+        elif kind == "app.bsky.actor.profile":
+            record = f'{{"$type": "{kind}", "avatar": {{"ref": "<binary>"}}, "displayName": "Someone"}}'
+            rkey = "self"
+        else:
+            record = (
+                f'{{"$type": "{kind}", "subject": "{self.users[rng.getrandbits(12)]}", '
+                f'"createdAt": "{ts[:23]}Z"}}'
+            )
+        return _line(ts, f"{kind}/{rkey}", cid, record, user)
+
+    def _like(self, ts: str, user: str) -> str:
+        rng = self.rng
+        record = (
+            f'{{"$type": "app.bsky.feed.like", "subject": {{"cid": "{self.cids[rng.getrandbits(12)]}", '
+            f'"uri": "at://{self.users[rng.getrandbits(12)]}/app.bsky.feed.post/'
+            f'{self.rkeys[rng.getrandbits(12)]}"}}, "createdAt": "{ts[:23]}Z"}}'
+        )
+        path = "app.bsky.feed.like/" + self.rkeys[rng.getrandbits(12)]
+        return _line(ts, path, self.cids[rng.getrandbits(12)], record, user)
+
+    def _post_record(self, engineering: bool) -> str:
+        rng = self.rng
+        langs = rng.choices([lang for lang, _ in LANGS], [w for _, w in LANGS])[0]
+        vocabulary = WORDS.get((langs or ["en"])[0].split("-")[0].lower(), WORDS["en"])
+        words = rng.choices(vocabulary, k=rng.randrange(3, 25))
+        words += rng.sample(EXTRAS, rng.randrange(0, 3))
+        if engineering:
+            words += rng.sample(ENGINEERING_WORDS, rng.randrange(1, 6))
+            words.append(rng.choice(["engineering", "Engineering", "#engineering", "ENGINEERING!"]))
+        rng.shuffle(words)
+        record: dict[str, object] = {"$type": "app.bsky.feed.post", "createdAt": "2025-03-16T13:00:00.000Z"}
+        record["text"] = " ".join(words)
+        if langs is not None:
+            record["langs"] = langs
+        # createdAt is patched per event; json.dumps gives the exact escapes.
+        return json.dumps(record)
+
+
+class _Timestamps:
+    """`datetime.isoformat()` of origin + micros, caching the whole-second part."""
+
+    def __init__(self, origin: datetime) -> None:
+        self._second = -1
+        self._prefix = ""
+        # An origin with microseconds would break the cached prefix.
+        self.origin = origin.replace(microsecond=0)
+
+    def format(self, micros: int) -> str:
+        second, micro = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = (self.origin + timedelta(seconds=second)).isoformat()
+        # isoformat() leaves the fraction out when it is zero; so must we.
+        return f"{self._prefix}.{micro:06d}" if micro else self._prefix
+
+
+def _line(ts: str, path: str, cid: str, record: str, repo: str) -> str:
+    return (
+        f'{{"timestamp": "{ts}", "action": "create", "path": "{path}", "cid": "{cid}", '
+        f'"prev": null, "py_type": "{REPO_OP}", "record": {record}, "repo": "{repo}"}}'
+    )
+
+
+def _did(rng: random.Random) -> str:
+    return "did:plc:" + "".join(rng.choices(_B32, k=24))
+
+
+def _cid(rng: random.Random) -> str:
+    return "bafyrei" + "".join(rng.choices(_B32, k=52))
+
+
+def _tid(rng: random.Random) -> str:
+    return "3l" + "".join(rng.choices(_TID, k=11))
+
+
+def write(lines: Iterator[str], out: object = None, realtime_rate: float | None = None) -> int:
+    """Write lines to stdout in large chunks; paced to `realtime_rate`/s if given."""
+    stream = sys.stdout.buffer if out is None else out
+    chunk: list[str] = []
+    written = 0
+    started = time.monotonic()
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= (50 if realtime_rate else 4096):
+            written += _flush(stream, chunk)
+            if realtime_rate:
+                _pace(started, written, realtime_rate)
+    return written + _flush(stream, chunk)
+
+
+def _flush(stream: object, chunk: list[str]) -> int:
+    n = len(chunk)
+    if n:
+        stream.write(("\n".join(chunk) + "\n").encode())  # type: ignore[attr-defined]
+        stream.flush()  # type: ignore[attr-defined]
+        chunk.clear()
+    return n
+
+
+def _pace(started: float, written: int, rate: float) -> None:
+    ahead = written / rate - (time.monotonic() - started)
+    if ahead > 0:
+        time.sleep(ahead)
+
+
+if __name__ == "__main__":
+    from blueskypipe.cli import simulate
+
+    sys.exit(simulate())
