@@ -1,7 +1,7 @@
 """In-memory aggregation of events into per-batch rollup deltas.
 
-Pure state: no SQLite, no wall clock. `Aggregator.add_line` folds one raw
-line into the current `Batch`; `take_batch` hands the deltas over for one
+Pure state: no SQLite, no wall clock. `Aggregator.add_lines` folds raw
+lines into the current `Batch`; `take_batch` hands the deltas over for one
 transaction and starts the next batch. The fast-liker windows live across
 batches, since a window does not stop at a commit.
 """
@@ -9,11 +9,15 @@ batches, since a window does not stop at a commit.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from blueskypipe import langs, words
 from blueskypipe.events import LIKE, POST, Event, Rejected, format_micros, parse_line
-from blueskypipe.windows import LikeWindows, Peak
+from blueskypipe.windows import SPAN_MICROS, LikeWindows, Peak
+
+OnReject = Callable[[str, bytes], None]
 
 
 @dataclass
@@ -21,10 +25,13 @@ class Batch:
     """Counter deltas of a run of lines, written in one transaction."""
 
     lines: int = 0
-    events: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    likes_by_minute: Counter[str] = field(default_factory=Counter)
-    likes_by_user_minute: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected: int = 0
+    ignored_actions: int = 0
+    engineering_posts: int = 0
+    rejects: Counter[str] = field(default_factory=Counter)
+    by_collection: dict[str, int] = field(default_factory=dict)
+    likes_by_minute: dict[str, int] = field(default_factory=dict)
+    likes_by_user_minute: dict[tuple[str, str], int] = field(default_factory=dict)
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_posts: Counter[str] = field(default_factory=Counter)
     lang_posts: Counter[str] = field(default_factory=Counter)
@@ -33,8 +40,21 @@ class Batch:
     newest_minute: str | None = None
 
     @property
-    def rejected(self) -> int:
-        return self.lines - self.events
+    def events(self) -> int:
+        return self.lines - self.rejected
+
+    def counts(self) -> dict[str, int]:
+        """The `ingest_counts` deltas of this batch, zeros left out."""
+        counts = {
+            "lines": self.lines,
+            "events": self.events,
+            "rejected": self.rejected,
+            "ignored_action": self.ignored_actions,
+            "engineering_posts": self.engineering_posts,
+        }
+        counts.update(("rejected:" + reason, n) for reason, n in self.rejects.items())
+        counts.update(("collection:" + name, n) for name, n in self.by_collection.items())
+        return {name: n for name, n in counts.items() if n}
 
     def fast_liker_rows(self) -> list[tuple[str, int, str, str]]:
         """(user, likes, window start, window end) for the fast_likers upsert."""
@@ -53,55 +73,70 @@ class Aggregator:
         # Event time of the latest event: the stream's "now" for evicting
         # windows. Not the maximum, so a clock set back keeps working.
         self._now_micros = 0
+        self._evicted_at = 0
 
-    def add_line(self, line: bytes) -> str | None:
-        """Fold one line in; return the reject reason if it was rejected."""
-        try:
-            event = parse_line(line)
-        except Rejected as exc:
-            self.add_rejected(exc.reason)
-            return exc.reason
-        self.batch.lines += 1
-        self.add_event(event)
-        return None
+    def add_lines(self, lines: Iterable[bytes], on_reject: OnReject | None = None) -> None:
+        """Fold lines in; `on_reject(reason, line)` hears of each rejected one."""
+        # The hot path of the whole pipeline. Everything it touches per line
+        # is bound to a local once per chunk, and a like (two events in
+        # three) is handled inline rather than through further calls.
+        batch = self.batch
+        by_collection = batch.by_collection
+        per_minute = batch.likes_by_minute
+        per_user_minute = batch.likes_by_user_minute
+        add_to_window = self.windows.add
+        add_post = self._add_post
+        first = last = None
+        for line in lines:
+            try:
+                event = parse_line(line)
+            except Rejected as exc:
+                self.add_rejected(exc.reason)
+                if on_reject is not None:
+                    on_reject(exc.reason, line)
+                continue
+            batch.lines += 1
+            last = event
+            if first is None:
+                first = event
+            _, minute, micros, collection, action, repo, record = event
+            if action != "create":
+                batch.ignored_actions += 1
+                continue
+            by_collection[collection] = by_collection.get(collection, 0) + 1
+            if collection == LIKE:
+                per_minute[minute] = per_minute.get(minute, 0) + 1
+                key = (minute, repo)
+                per_user_minute[key] = per_user_minute.get(key, 0) + 1
+                peak = add_to_window(repo, micros)
+                if peak is not None:
+                    self._note_peak(repo, peak)
+            elif collection == POST:
+                add_post(record)
+        if first is not None and last is not None:
+            self._note_span(first, last)
 
     def add_rejected(self, reason: str) -> None:
-        """Count one rejected line under `rejected:<reason>`."""
+        """Count a rejected line that never reached `add_lines` (e.g. one too long to read)."""
         self.batch.lines += 1
-        self.batch.counts["rejected:" + reason] += 1
+        self.batch.rejected += 1
+        self.batch.rejects[reason] += 1
 
-    def add_event(self, event: Event) -> None:
+    def _note_span(self, first: Event, last: Event) -> None:
         batch = self.batch
-        batch.events += 1
         if batch.first_event_time is None:
-            batch.first_event_time = event.timestamp
-        batch.last_event_time = event.timestamp
-        self._now_micros = event.micros
-        if event.action != "create":
-            batch.counts["ignored_action"] += 1
-            return
-        collection = event.collection
-        batch.counts["collection:" + collection] += 1
-        if collection == LIKE:
-            self._add_like(event)
-        elif collection == POST:
-            self._add_post(event)
+            batch.first_event_time = first.timestamp
+        batch.last_event_time = last.timestamp
+        batch.newest_minute = max(batch.newest_minute or "", first.minute, last.minute)
+        self._now_micros = last.micros
 
-    def _add_like(self, event: Event) -> None:
-        batch = self.batch
-        minute = event.minute
-        batch.likes_by_minute[minute] += 1
-        batch.likes_by_user_minute[minute, event.repo] += 1
-        if batch.newest_minute is None or minute > batch.newest_minute:
-            batch.newest_minute = minute
-        peak = self.windows.add(event.repo, event.micros)
-        if peak is not None:
-            best = batch.fast_likers.get(event.repo)
-            if best is None or peak.likes > best.likes:
-                batch.fast_likers[event.repo] = peak
+    def _note_peak(self, user: str, peak: Peak) -> None:
+        best = self.batch.fast_likers.get(user)
+        if best is None or peak.likes > best.likes:
+            self.batch.fast_likers[user] = peak
 
-    def _add_post(self, event: Event) -> None:
-        record = event.record or {}
+    def _add_post(self, record: dict[str, Any] | None) -> None:
+        record = record or {}
         post_langs = langs.labels(record.get("langs"))
         self.batch.lang_posts.update(post_langs)
         text = record.get("text")
@@ -109,11 +144,15 @@ class Aggregator:
             return
         found = words.meaningful_words(text, post_langs)
         if found is not None:
-            self.batch.counts["engineering_posts"] += 1
+            self.batch.engineering_posts += 1
             self.batch.word_posts.update(found)
 
     def take_batch(self) -> Batch:
         """Hand over the current batch and start an empty one."""
         batch, self.batch = self.batch, Batch()
-        self.windows.evict(self._now_micros)
+        # A sweep walks every held user, so do it a few times per window span
+        # rather than on every batch; memory stays bounded all the same.
+        if abs(self._now_micros - self._evicted_at) >= SPAN_MICROS // 4:
+            self.windows.evict(self._now_micros)
+            self._evicted_at = self._now_micros
         return batch

@@ -6,6 +6,7 @@ The only place that parses argv, prints, handles signals and exits.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -87,6 +88,10 @@ def handle_stream(argv: list[str] | None = None) -> int:
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
     )
+    # Every event allocates a few containers; the default thresholds would run
+    # the cyclic GC over the long-lived window state many times a second.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: ingest.request_stop())

@@ -1,9 +1,11 @@
 """The ingest loop: lines -> aggregator -> one store transaction per batch.
 
-It flushes when the batch holds `batch_size` lines or `flush_interval`
-seconds have passed, whichever comes first, so a quiet stream is still
-committed every second. A stop request (signal) lets it drain what is
-already in the pipe (until the pipe is empty for a moment, or for at most
+The loop hands the current batch to the background writer when it holds
+`batch_size` lines or `flush_interval` seconds have passed, whichever comes
+first, so a quiet stream is still committed every second. While the writer
+is busy (a slow commit, a lock held by someone else) the loop keeps reading
+into the same batch. A stop request (signal) lets it drain what is already
+in the pipe (until the pipe is empty for a moment, or for at most
 `drain_seconds`), then it commits the last batch together with the
 fast-liker window state.
 """
@@ -19,6 +21,7 @@ from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.events import LIKE, MAX_LINE_BYTES, POST
 from blueskypipe.source import LineReader
 from blueskypipe.store import Store, StoreBusy, StoreError
+from blueskypipe.writer import BackgroundWriter
 
 Log = Callable[[str], None]
 
@@ -28,6 +31,9 @@ SHOW_REJECTED = 5
 DRAIN_QUIET_SECONDS = 0.2
 # A stop waits this long for a lock held by someone else before giving up.
 FINAL_WRITE_PATIENCE = 10.0
+# While the writer is stuck, the loop stops reading (and so holds up the
+# pipe) once its batch is this many times `batch_size`: memory stays bounded.
+MAX_HELD_BATCHES = 50
 
 
 @dataclass
@@ -50,7 +56,7 @@ class Totals:
     def add(self, batch: Batch) -> None:
         self.lines += batch.lines
         self.events += batch.events
-        self.counts.update(batch.counts)
+        self.counts.update(batch.counts())
         self.last_event_time = batch.last_event_time or self.last_event_time
 
     @property
@@ -88,7 +94,6 @@ class Ingest:
         self._stop_at: float | None = None
         self._shown_rejects = 0
         self._unreported_rejects: Counter[str] = Counter()
-        self._busy_warned = False
 
     def request_stop(self) -> None:
         """First call: drain the pipe briefly, then stop. Second call: stop now."""
@@ -101,23 +106,36 @@ class Ingest:
     def run(self) -> Totals:
         """Ingest until end of input or a stop request; raise StoreError if writing fails."""
         self.aggregator.windows.restore(self.store.take_windows())
+        writer = BackgroundWriter(self.store, self.totals.add, self.log)
+        try:
+            self._loop(writer)
+            writer.wait(FINAL_WRITE_PATIENCE)
+        finally:
+            writer.close()
+        self._final_write()
+        self._report_rejects()
+        return self.totals
+
+    def _loop(self, writer: BackgroundWriter) -> None:
+        options = self.options
         started = self.clock()
-        next_flush = started + self.options.flush_interval
-        next_progress = started + self.options.progress_interval
+        next_flush = started + options.flush_interval
+        next_progress = started + options.progress_interval
         progress_mark = (started, 0)
         while not self._should_stop():
             self._read(self._timeout(min(next_flush, next_progress)))
             now = self.clock()
-            if now >= next_flush or self.aggregator.batch.lines >= self.options.batch_size:
-                self._flush()
-                next_flush = now + self.options.flush_interval
+            held = self.aggregator.batch.lines
+            if held and (now >= next_flush or held >= options.batch_size):
+                if held >= options.batch_size * MAX_HELD_BATCHES:
+                    writer.wait()
+                if not writer.busy():
+                    writer.submit(self.aggregator.take_batch())
+                    next_flush = now + options.flush_interval
             if now >= next_progress:
                 self._progress(progress_mark, now)
                 progress_mark = (now, self.totals.lines)
-                next_progress = now + self.options.progress_interval
-        self._final_flush()
-        self._report_rejects()
-        return self.totals
+                next_progress = now + options.progress_interval
 
     def _should_stop(self) -> bool:
         if self.reader.eof:
@@ -132,10 +150,7 @@ class Ingest:
 
     def _read(self, timeout: float) -> None:
         agg = self.aggregator
-        for line in self.reader.read(timeout):
-            reason = agg.add_line(line)
-            if reason is not None:
-                self._note_reject(reason, line)
+        agg.add_lines(self.reader.read(timeout), self._note_reject)
         while self.reader.oversized:
             self.reader.oversized -= 1
             agg.add_rejected("too_long")
@@ -145,7 +160,7 @@ class Ingest:
         if self._shown_rejects < SHOW_REJECTED:
             self._shown_rejects += 1
             shown = repr(line[:300]) + (" ..." if len(line) > 300 else "")
-            self.log(f"rejected line ({reason}): {shown or '(over ' + str(MAX_LINE_BYTES) + ' bytes)'}")
+            self.log(f"rejected line ({reason}): {shown if line else f'(over {MAX_LINE_BYTES:,} bytes)'}")
         else:
             self._unreported_rejects[reason] += 1
 
@@ -157,37 +172,20 @@ class Ingest:
         self.log(f"{total:,} more lines rejected ({kinds})")
         self._unreported_rejects.clear()
 
-    def _flush(self) -> bool:
-        """Commit the current batch; on a held lock keep it and say so once."""
-        batch = self.aggregator.batch
-        if batch.lines == 0:
-            return True
-        try:
-            self.store.write(batch)
-        except StoreBusy as exc:
-            if not self._busy_warned:
-                self.log(f"warning: {exc}; keeping {batch.lines:,} lines in memory and retrying")
-                self._busy_warned = True
-            return False
-        if self._busy_warned:
-            self.log("database lock released; the held batch is committed")
-            self._busy_warned = False
-        self.totals.add(self.aggregator.take_batch())
-        return True
-
-    def _final_flush(self) -> None:
+    def _final_write(self) -> None:
+        """Commit the last batch with the window state, waiting out a held lock a while."""
         give_up = self.clock() + FINAL_WRITE_PATIENCE
+        batch = self.aggregator.take_batch()
         while True:
-            batch = self.aggregator.batch
             try:
                 self.store.write(batch, windows=self.aggregator.windows.snapshot())
-                self.totals.add(self.aggregator.take_batch())
-                return
+                break
             except StoreBusy as exc:
                 if self.clock() >= give_up:
                     msg = f"{exc}; {batch.lines:,} lines were not saved"
                     raise StoreError(msg) from exc
                 time.sleep(0.1)
+        self.totals.add(batch)
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
         since, lines_then = mark

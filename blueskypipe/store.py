@@ -115,8 +115,7 @@ class Store:
         run(_UPSERTS["fast_likers"], batch.fast_liker_rows())
         run(_UPSERTS["word_counts"], batch.word_posts.items())
         run(_UPSERTS["posts_by_lang"], batch.lang_posts.items())
-        counts = dict(batch.counts, lines=batch.lines, events=batch.events, rejected=batch.rejected)
-        run(_UPSERTS["ingest_counts"], ((k, v) for k, v in counts.items() if v))
+        run(_UPSERTS["ingest_counts"], batch.counts().items())
         self._write_state(batch)
         self._prune(batch.newest_minute)
 

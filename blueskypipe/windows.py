@@ -29,8 +29,8 @@ class _UserWindow:
 
     __slots__ = ("times", "head")
 
-    def __init__(self) -> None:
-        self.times: list[int] = []
+    def __init__(self, first: int) -> None:
+        self.times: list[int] = [first]
         self.head = 0
 
     def newest(self) -> int:
@@ -42,7 +42,7 @@ class _UserWindow:
     def add(self, t: int, span: int) -> tuple[int, int, int]:
         """Insert `t`; return (likes, first, last) of the fullest window holding it."""
         times = self.times
-        if not times or t >= times[-1]:
+        if t >= times[-1]:
             times.append(t)
             self._evict_before(t - span)
             return len(times) - self.head, times[self.head], t
@@ -93,7 +93,10 @@ class LikeWindows:
         """Record a like; return the window it completes if that reaches the threshold."""
         window = self._users.get(user)
         if window is None:
-            window = self._users[user] = _UserWindow()
+            # Most users like once a minute or less: a new window of one like
+            # is the common case and never reaches the threshold.
+            self._users[user] = _UserWindow(t)
+            return Peak(1, t, t) if self.threshold <= 1 else None
         likes, start, end = window.add(t, self.span)
         return Peak(likes, start, end) if likes >= self.threshold else None
 
@@ -115,6 +118,7 @@ class LikeWindows:
     def restore(self, state: dict[str, list[int]]) -> None:
         """Load a `snapshot`; later likes extend the restored windows."""
         for user, times in state.items():
-            window = _UserWindow()
-            window.times = sorted(times)
-            self._users[user] = window
+            if times:
+                window = _UserWindow(0)
+                window.times = sorted(times)
+                self._users[user] = window
