@@ -8,7 +8,11 @@ setup:
 	$(UV) sync --frozen
 
 test: setup
-	$(RUN) pytest -q
+	$(RUN) pytest -q -m "not chaos"
+
+# Fault injection (kill -9, locks, disk limits, garbage): a few minutes.
+chaos: setup
+	$(RUN) pytest -q -m chaos
 
 lint: setup
 	$(RUN) ruff check .
@@ -18,6 +22,10 @@ lint: setup
 format: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+# Not part of `make test`: several minutes, and its numbers mean little on a busy machine.
+bench: setup
+	$(RUN) python bench/run.py
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out

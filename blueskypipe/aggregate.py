@@ -31,7 +31,8 @@ class Batch:
     rejects: Counter[str] = field(default_factory=Counter)
     by_collection: dict[str, int] = field(default_factory=dict)
     likes_by_minute: dict[str, int] = field(default_factory=dict)
-    likes_by_user_minute: dict[tuple[str, str], int] = field(default_factory=dict)
+    likes_by_user_minute: dict[str, int] = field(default_factory=dict)  # 'minute|user'
+
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_posts: Counter[str] = field(default_factory=Counter)
     lang_posts: Counter[str] = field(default_factory=Counter)
@@ -106,7 +107,7 @@ class Aggregator:
             by_collection[collection] = by_collection.get(collection, 0) + 1
             if collection == LIKE:
                 per_minute[minute] = per_minute.get(minute, 0) + 1
-                key = (minute, repo)
+                key = minute + "|" + repo
                 per_user_minute[key] = per_user_minute.get(key, 0) + 1
                 peak = add_to_window(repo, micros)
                 if peak is not None:

@@ -95,8 +95,10 @@ def handle_stream(argv: list[str] | None = None) -> int:
     ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: ingest.request_stop())
+    # Past a file-size limit the kernel would kill us outright; ignored, the
+    # write fails instead, SQLite rolls back, and we exit with a clear error.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     started = time.monotonic()
-    _log(f"writing to {args.db}")
     try:
         totals = ingest.run()
     except StoreError as exc:

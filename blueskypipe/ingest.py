@@ -106,6 +106,7 @@ class Ingest:
     def run(self) -> Totals:
         """Ingest until end of input or a stop request; raise StoreError if writing fails."""
         self.aggregator.windows.restore(self.store.take_windows())
+        self.log(f"reading stdin into {self.store.path}")
         writer = BackgroundWriter(self.store, self.totals.add, self.log)
         try:
             self._loop(writer)

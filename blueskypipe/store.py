@@ -20,31 +20,39 @@ from blueskypipe.db import apply_schema, connect
 # The writer waits briefly, then goes back to reading stdin and retries the
 # same batch later: a stuck lock must not stall the pipe.
 WRITER_BUSY_MS = 250
+STARTUP_BUSY_MS = 10_000
+# When a checkpoint has copied the whole WAL back, SQLite cuts the file to
+# this size, so a reader that pinned the WAL for a while leaves no bloat.
+WAL_SIZE_LIMIT = 8 << 20
 
-_UPSERTS = {
-    "likes_by_minute": """
-        INSERT INTO likes_by_minute (minute, likes) VALUES (?, ?)
-        ON CONFLICT (minute) DO UPDATE SET likes = likes + excluded.likes""",
-    "likes_by_user_minute": """
-        INSERT INTO likes_by_user_minute (minute, user_id, likes) VALUES (?, ?, ?)
-        ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes""",
-    "fast_likers": """
-        INSERT INTO fast_likers (user_id, likes, window_start, window_end) VALUES (?, ?, ?, ?)
-        ON CONFLICT (user_id) DO UPDATE SET
-            likes = excluded.likes,
-            window_start = excluded.window_start,
-            window_end = excluded.window_end
-        WHERE excluded.likes > fast_likers.likes""",
-    "word_counts": """
-        INSERT INTO word_counts (word, posts) VALUES (?, ?)
-        ON CONFLICT (word) DO UPDATE SET posts = posts + excluded.posts""",
-    "posts_by_lang": """
-        INSERT INTO posts_by_lang (lang, posts) VALUES (?, ?)
-        ON CONFLICT (lang) DO UPDATE SET posts = posts + excluded.posts""",
-    "ingest_counts": """
-        INSERT INTO ingest_counts (name, n) VALUES (?, ?)
-        ON CONFLICT (name) DO UPDATE SET n = n + excluded.n""",
+# Each counter table is upserted with ONE statement per batch that reads its
+# rows from a JSON object ({key: count}) through json_each. Beyond being a
+# single C loop, this matters for the background writer: executemany
+# releases and retakes the GIL around every row, and each retake waits for
+# the parsing thread's switch interval, which made big batches take seconds.
+# (`WHERE true` resolves SQLite's parsing ambiguity of SELECT ... ON CONFLICT.)
+_COUNTER_UPSERT = """
+    INSERT INTO {table} ({key}, {count}) SELECT key, value FROM json_each(?) WHERE true
+    ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}"""
+_COUNTERS = {
+    "likes_by_minute": _COUNTER_UPSERT.format(table="likes_by_minute", key="minute", count="likes"),
+    "word_counts": _COUNTER_UPSERT.format(table="word_counts", key="word", count="posts"),
+    "posts_by_lang": _COUNTER_UPSERT.format(table="posts_by_lang", key="lang", count="posts"),
+    "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
 }
+# Keys are 'minute|user': '|' occurs in neither a minute nor a DID.
+_USER_MINUTE_UPSERT = """
+    INSERT INTO likes_by_user_minute (minute, user_id, likes)
+    SELECT substr(key, 1, instr(key, '|') - 1), substr(key, instr(key, '|') + 1), value
+    FROM json_each(?) WHERE true
+    ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes"""
+_FAST_LIKER_UPSERT = """
+    INSERT INTO fast_likers (user_id, likes, window_start, window_end) VALUES (?, ?, ?, ?)
+    ON CONFLICT (user_id) DO UPDATE SET
+        likes = excluded.likes,
+        window_start = excluded.window_start,
+        window_end = excluded.window_end
+    WHERE excluded.likes > fast_likers.likes"""
 
 
 class StoreError(Exception):
@@ -63,13 +71,15 @@ class Store:
         self.retention = timedelta(minutes=retention_minutes)
         self._pruned_below: str | None = None
         try:
-            self.conn = connect(path, WRITER_BUSY_MS)
+            # Start-up (schema, window state) may wait for a lock like any
+            # reader; batches then use the short WRITER_BUSY_MS.
+            self.conn = connect(path, STARTUP_BUSY_MS)
             db = sqlite_utils.Database(self.conn)
             db.enable_wal()
             # NORMAL is durable against a crash of this process in WAL mode;
             # a power cut may lose the last commits but never consistency.
             self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute(f"PRAGMA journal_size_limit = {32 << 20}")
+            self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             apply_schema(self.conn)
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
@@ -86,6 +96,7 @@ class Store:
         """
         conn = self.conn
         try:
+            conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._write_rollups(batch)
@@ -93,8 +104,10 @@ class Store:
                     self._replace_windows(windows)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
+
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 msg = f"{self.path} is locked by another writer"
@@ -106,16 +119,13 @@ class Store:
             raise StoreError(msg) from exc
 
     def _write_rollups(self, batch: Batch) -> None:
-        run = self.conn.executemany
-        run(_UPSERTS["likes_by_minute"], batch.likes_by_minute.items())
-        run(
-            _UPSERTS["likes_by_user_minute"],
-            ((m, u, n) for (m, u), n in batch.likes_by_user_minute.items()),
-        )
-        run(_UPSERTS["fast_likers"], batch.fast_liker_rows())
-        run(_UPSERTS["word_counts"], batch.word_posts.items())
-        run(_UPSERTS["posts_by_lang"], batch.lang_posts.items())
-        run(_UPSERTS["ingest_counts"], batch.counts().items())
+        execute = self.conn.execute
+        execute(_COUNTERS["likes_by_minute"], (orjson.dumps(batch.likes_by_minute),))
+        execute(_USER_MINUTE_UPSERT, (orjson.dumps(batch.likes_by_user_minute),))
+        self.conn.executemany(_FAST_LIKER_UPSERT, batch.fast_liker_rows())
+        execute(_COUNTERS["word_counts"], (orjson.dumps(batch.word_posts),))
+        execute(_COUNTERS["posts_by_lang"], (orjson.dumps(batch.lang_posts),))
+        execute(_COUNTERS["ingest_counts"], (orjson.dumps(batch.counts()),))
         self._write_state(batch)
         self._prune(batch.newest_minute)
 

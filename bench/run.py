@@ -1,0 +1,351 @@
+"""make bench: every performance figure of the pipeline, measured in one run.
+
+Inputs come from the simulator (fixed seed) and are written to files first,
+so that ingest is measured from the page cache and not against the
+generator. Every rate is also given as a ratio to a baseline measured in
+the same run, since the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PYTHON = sys.executable
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000}
+PARSE_FLOOR = "import sys, orjson\nfor line in sys.stdin.buffer: orjson.loads(line)"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    files = {name: generate(name, n) for name, n in SIZES.items()}
+    results: dict[str, object] = {"machine": machine()}
+    results["simulator"] = simulator_rate()
+    results["ingest"] = ingest_rate(files["1M"])
+    results["memory_and_size"] = memory_and_size(files)
+    results["periodic"] = periodic_times(files)
+    results["under_readers"] = under_readers(files["1M"], results["ingest"])  # type: ignore[arg-type]
+    results["freshness"] = freshness()
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def generate(name: str, n: int) -> Path:
+    path = OUT / f"events-{name}.jsonl"
+    if not path.exists() or path.stat().st_size == 0:
+        print(f"bench: generating {path.name}", file=sys.stderr)
+        with path.open("wb") as out:
+            subprocess.run(
+                [
+                    PYTHON,
+                    "-m",
+                    "blueskypipe.simulate",
+                    "--count",
+                    str(n),
+                    "--seed",
+                    "1",
+                    "--fast-likers",
+                    "20",
+                ],
+                stdout=out,
+                check=True,
+                cwd=ROOT,
+            )
+    _warm(path)
+    return path
+
+
+def _warm(path: Path) -> None:
+    with path.open("rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def fresh_db(tag: str) -> Path:
+    db = OUT / f"{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db
+
+
+def timed(command: list[str], stdin: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one command reading `stdin`."""
+    with stdin.open("rb") as source:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdin=source, stderr=subprocess.DEVNULL, cwd=OUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        msg = f"bench: {command[0]} failed"
+        raise SystemExit(msg)
+    proc.returncode = 0
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def handle_stream(db: Path, *args: str) -> list[str]:
+    return [str(ROOT / "handle-stream"), "--db", str(db), *args]
+
+
+def median(run: Callable[[], float]) -> float:
+    return statistics.median(run() for _ in range(RUNS))
+
+
+def simulator_rate() -> dict[str, float]:
+    n = 1_000_000
+    started = time.perf_counter()
+    subprocess.run(
+        [PYTHON, "-m", "blueskypipe.simulate", "--count", str(n), "--seed", "2"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+        cwd=ROOT,
+    )
+    return {"events_per_s": n / (time.perf_counter() - started)}
+
+
+def ingest_rate(events: Path) -> dict[str, float]:
+    n = SIZES["1M"]
+    floor = median(lambda: timed([PYTHON, "-c", PARSE_FLOOR], events)[0])
+    pipeline = median(lambda: timed(handle_stream(fresh_db("ingest")), events)[0])
+    return {
+        "events_per_s": n / pipeline,
+        "parse_floor_events_per_s": n / floor,
+        "ratio_to_parse_floor": floor / pipeline,
+        "seconds": pipeline,
+    }
+
+
+def memory_and_size(files: dict[str, Path]) -> dict[str, dict[str, float]]:
+    found = {}
+    for name in ("1M", "5M"):
+        db = fresh_db(f"history-{name}")
+        seconds, rss = timed(handle_stream(db), files[name])
+        size = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db}{s}").exists())
+        with sqlite3.connect(db) as conn:
+            user_minutes = conn.execute("select count(*) from likes_by_user_minute").fetchone()[0]
+            span = conn.execute("select min(minute), max(minute) from likes_by_minute").fetchone()
+        found[name] = {
+            "peak_rss_mb": rss / 1e6,
+            "db_mb": size / 1e6,
+            "db_bytes_per_million_events": size / (SIZES[name] / 1e6),
+            "likes_by_user_minute_rows": user_minutes,
+            "event_time_span": f"{span[0]} .. {span[1]}",
+            "seconds": seconds,
+        }
+    db = fresh_db("retention-10")
+    timed(handle_stream(db, "--retention-minutes", "10"), files["5M"])
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select count(*) from likes_by_user_minute").fetchone()[0]
+    found["5M"]["likes_by_user_minute_rows_retention_10"] = rows
+    found["5M"]["rss_ratio_5M_to_1M"] = found["5M"]["peak_rss_mb"] / found["1M"]["peak_rss_mb"]
+    return found
+
+
+def periodic_once(db: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(db), "--metrics-dir", str(OUT / "metrics")],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def periodic_times(files: dict[str, Path]) -> dict[str, float]:
+    small = fresh_db("history-100k")
+    timed(handle_stream(small), files["100k"])
+    big = OUT / "history-5M.db"
+    found = {
+        "after_100k_s": statistics.median(periodic_once(small) for _ in range(5)),
+        "after_5M_s": statistics.median(periodic_once(big) for _ in range(5)),
+    }
+    found["ratio_5M_to_100k"] = found["after_5M_s"] / found["after_100k_s"]
+    return found
+
+
+def under_readers(events: Path, alone: dict[str, float]) -> dict[str, float]:
+    db = fresh_db("readers")
+    stop = threading.Event()
+    errors: list[str] = []
+    counts = {"periodic": 0, "sqlite3": 0}
+
+    def run_periodic() -> None:
+        while not stop.is_set():
+            if db.exists():
+                result = subprocess.run(
+                    [str(ROOT / "periodic"), "--db", str(db), "--metrics-dir", str(OUT / "metrics-readers")],
+                    capture_output=True,
+                    check=False,
+                )
+                if result.returncode != 0 or b"locked" in result.stderr:
+                    errors.append(result.stderr.decode())
+                counts["periodic"] += 1
+            stop.wait(0.5)
+
+    def run_sqlite3() -> None:
+        shell = shutil.which("sqlite3")
+        while not stop.is_set():
+            if db.exists():
+                query = "select sum(likes) from likes_by_minute; select count(*) from fast_likers;"
+                if shell:
+                    command = [shell, "-cmd", ".timeout 5000", str(db), query]
+                else:
+                    command = [
+                        PYTHON,
+                        "-c",
+                        f"import sqlite3; sqlite3.connect({str(db)!r}).executescript({query!r})",
+                    ]
+                result = subprocess.run(command, capture_output=True, check=False)
+                if result.returncode != 0 or b"locked" in result.stderr:
+                    errors.append(result.stderr.decode())
+                counts["sqlite3"] += 1
+            stop.wait(0.1)
+
+    readers = [threading.Thread(target=run_periodic), threading.Thread(target=run_sqlite3)]
+    for reader in readers:
+        reader.start()
+    try:
+        seconds, _ = timed(handle_stream(db), events)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    rate = SIZES["1M"] / seconds
+    return {
+        "events_per_s": rate,
+        "ratio_to_alone": rate / alone["events_per_s"],
+        "locked_errors": len(errors),
+        "periodic_runs": counts["periodic"],
+        "sqlite3_runs": counts["sqlite3"],
+    }
+
+
+def freshness(seconds: float = 20.0, rate: int = 1500) -> dict[str, float]:
+    """Wall time from a line entering the pipe to its commit being visible."""
+    db = fresh_db("freshness")
+    lines = (OUT / "events-100k.jsonl").read_bytes().splitlines(keepends=True)[: int(seconds * rate)]
+    proc = subprocess.Popen(handle_stream(db), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    while not db.exists():
+        time.sleep(0.05)
+    sent_at: list[float] = []
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        conn = sqlite3.connect(db, timeout=5)
+        seen = 0
+        while not done.is_set() or seen < len(sent_at):
+            row = conn.execute("select n from ingest_counts where name = 'lines'").fetchone()
+            now = time.perf_counter()
+            visible = row[0] if row else 0
+            while seen < min(visible, len(sent_at)):
+                latencies.append(now - sent_at[seen])
+                seen += 1
+            time.sleep(0.01)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    started = time.perf_counter()
+    for i in range(0, len(lines), 15):
+        while time.perf_counter() < started + i / rate:
+            time.sleep(0.001)
+        chunk = lines[i : i + 15]
+        proc.stdin.write(b"".join(chunk))
+        proc.stdin.flush()
+        sent_at.extend([time.perf_counter()] * len(chunk))
+    proc.stdin.close()
+    done.set()
+    poller.join()
+    proc.wait()
+    latencies.sort()
+    return {
+        "rate": rate,
+        "lines": len(latencies),
+        "p50_s": latencies[len(latencies) // 2],
+        "p99_s": latencies[int(len(latencies) * 0.99)],
+        "max_s": latencies[-1],
+    }
+
+
+def print_table(r: dict) -> None:  # type: ignore[type-arg]
+    m, ing, mem, per, rd, fr = (
+        r["machine"],
+        r["ingest"],
+        r["memory_and_size"],
+        r["periodic"],
+        r["under_readers"],
+        r["freshness"],
+    )
+    rows = [
+        ("ingest events/s (1M, from page cache)", f"{ing['events_per_s']:,.0f}", ">= 150,000"),
+        ("parse floor events/s (orjson loop)", f"{ing['parse_floor_events_per_s']:,.0f}", "baseline"),
+        ("ratio to parse floor", f"{ing['ratio_to_parse_floor']:.2f}", ">= 0.5"),
+        (
+            "peak RSS 1M / 5M",
+            f"{mem['1M']['peak_rss_mb']:.0f} MB / {mem['5M']['peak_rss_mb']:.0f} MB",
+            "<= 150 MB",
+        ),
+        ("peak RSS ratio 5M/1M", f"{mem['5M']['rss_ratio_5M_to_1M']:.2f}", "<= 1.2"),
+        ("DB size 1M / 5M", f"{mem['1M']['db_mb']:.0f} MB / {mem['5M']['db_mb']:.0f} MB", "reported"),
+        (
+            "DB bytes per million events 1M / 5M",
+            f"{mem['1M']['db_bytes_per_million_events'] / 1e6:.1f} MB / "
+            f"{mem['5M']['db_bytes_per_million_events'] / 1e6:.1f} MB",
+            "reported",
+        ),
+        (
+            "likes_by_user_minute rows 5M: retention 60 / 10",
+            f"{mem['5M']['likes_by_user_minute_rows']:,} / "
+            f"{mem['5M']['likes_by_user_minute_rows_retention_10']:,}",
+            "bounded by retention",
+        ),
+        ("periodic after 100k / 5M", f"{per['after_100k_s']:.3f} s / {per['after_5M_s']:.3f} s", "<= 0.3 s"),
+        ("periodic ratio 5M/100k", f"{per['ratio_5M_to_100k']:.2f}", "<= 1.3"),
+        ("ingest under readers, ratio to alone", f"{rd['ratio_to_alone']:.2f}", ">= 0.9"),
+        ("'database is locked' under readers", f"{rd['locked_errors']}", "0"),
+        (
+            f"freshness at {fr['rate']:,} events/s p50 / p99",
+            f"{fr['p50_s']:.2f} s / {fr['p99_s']:.2f} s",
+            "p99 <= 1.5 s",
+        ),
+        ("simulator events/s (not paced)", f"{r['simulator']['events_per_s']:,.0f}", "several 100k"),
+    ]
+    print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, SQLite {m['sqlite']}")
+    print(f"ingest and parse floor: medians of {RUNS} runs; periodic: medians of 5")
+    print("| figure | measured | target |\n|---|---|---|")
+    for figure, value, target in rows:
+        print(f"| {figure} | {value} | {target} |")
+    print(f"(also in {OUT / 'results.json'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+"""Fault injection with real processes, pipes and SQLite (make chaos).
+
+Each test proves one promise of SPEC §6. The figures they measure are
+appended to bench/out/chaos.json for the README's reliability table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import reference
+from tests.conftest import ROOT, Pipeline, event, post
+from tests.streams import stream
+
+pytestmark = pytest.mark.chaos
+
+FIGURES = ROOT / "bench" / "out" / "chaos.json"
+
+
+def record(name: str, **figures: object) -> None:
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    found = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    found[name] = figures
+    FIGURES.write_text(json.dumps(found, indent=2))
+
+
+def query(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(sql).fetchone()
+    return row[0] if row and row[0] is not None else 0
+
+
+def committed_lines(db: Path) -> int:
+    return query(db, "select n from ingest_counts where name = 'lines'")
+
+
+def integrity(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("pragma integrity_check").fetchone()[0]
+
+
+def start_writer(db: Path, *args: str, **popen: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(ROOT / "handle-stream"), "--db", str(db), *args],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,  # type: ignore[arg-type]
+    )
+
+
+def feed(proc: subprocess.Popen, data: bytes) -> threading.Thread:
+    """Write `data` to the process on a thread; a kill just ends the write."""
+
+    def write() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
+    lines, word_sets = stream(seed=17, n=500_000)
+    valid = reference.valid_events(lines)
+    likes_upto = [0]
+    for e in valid:
+        likes_upto.append(likes_upto[-1] + (e["path"].startswith("app.bsky.feed.like/")))
+    rng = random.Random(1)
+    lost_lines = []
+    for _ in range(20):
+        start = committed_lines(pipeline.db) if pipeline.db.exists() else 0
+        proc = start_writer(pipeline.db, "--batch-size", "5000")
+        feed(proc, b"".join(line + b"\n" for line in lines[start:]))
+        time.sleep(rng.uniform(0.8, 2.5))
+        proc.kill()
+        proc.wait()
+        assert integrity(pipeline.db) == "ok"
+        done = committed_lines(pipeline.db)
+        # Whole batches only: the like total is exactly that of the committed prefix.
+        assert query(pipeline.db, "select sum(likes) from likes_by_minute") == likes_upto[done]
+        assert done <= len(lines)
+        lost_lines.append(done - start)
+    # Resume from the committed prefix and finish: every count comes out exact.
+    start = committed_lines(pipeline.db)
+    pipeline.ingest(lines[start:])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(valid)
+    assert pipeline.csv("posts-per-language.csv") == reference.posts_per_language(valid)
+    assert pipeline.csv("top-10-word.csv") == reference.top_words(word_sets)
+    # Windows live in memory between graceful stops, so a kill can only shrink them.
+    expected = dict(reference.fast_likers(valid)[1:])  # type: ignore[arg-type]
+    for user, likes in pipeline.csv("fast-likers.csv")[1:]:
+        assert int(likes) <= int(expected[user])
+    record("kill_9", kills=20, integrity="ok", final_counts="exact", lines=len(lines))
+
+
+def test_reader_holding_a_snapshot_for_30_seconds(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=19, n=400_000)
+    data = b"".join(line + b"\n" for line in lines)
+    half = len(data) // 2
+    cut = data.rfind(b"\n", 0, half) + 1
+    pipeline.ingest([])  # create the database
+    started = time.monotonic()
+    pipeline.ingest(data[:cut])
+    alone = time.monotonic() - started
+
+    reader = sqlite3.connect(pipeline.db, isolation_level=None)
+    reader.execute("begin")
+    reader.execute("select count(*) from likes_by_minute").fetchone()  # pins a snapshot
+    started = time.monotonic()
+    pipeline.ingest(data[cut:])
+    pinned = time.monotonic() - started
+    wal = Path(f"{pipeline.db}-wal")
+    wal_pinned = wal.stat().st_size
+    time.sleep(max(0.0, 30 - pinned))
+    reader.execute("commit")
+    reader.close()
+
+    pipeline.ingest(lines[:20_000])  # a later run checkpoints and resets the WAL
+    wal_after = wal.stat().st_size if wal.exists() else 0
+    assert pinned < alone * 1.5
+    assert wal_after <= 8 << 20
+    assert integrity(pipeline.db) == "ok"
+    record(
+        "long_reader",
+        seconds_alone=round(alone, 2),
+        seconds_with_reader=round(pinned, 2),
+        wal_mb_while_pinned=round(wal_pinned / 1e6, 1),
+        wal_mb_after=round(wal_after / 1e6, 1),
+    )
+
+
+def test_another_writer_holding_the_lock(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=23, n=200_000)
+    pipeline.ingest([])
+    proc = start_writer(pipeline.db)
+    assert proc.stderr is not None
+    assert b"reading stdin" in proc.stderr.readline()  # started up, lock-free
+    blocker = sqlite3.connect(pipeline.db, isolation_level=None)
+    blocker.execute("begin immediate")
+    locked_at = time.monotonic()
+    writer = feed(proc, b"".join(line + b"\n" for line in lines))
+    writer.join(timeout=5)
+    # All 100 MB went into the pipe while the lock was held: it kept reading.
+    kept_reading = not writer.is_alive()
+    time.sleep(max(0.0, 5 - (time.monotonic() - locked_at)))
+    committed_while_locked = committed_lines(pipeline.db)
+    blocker.execute("commit")
+    blocker.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr.decode()
+    assert kept_reading
+    assert committed_while_locked == 0
+    assert committed_lines(pipeline.db) == len(lines)
+    assert b"locked by another writer" in stderr
+    record("writer_lock", held_seconds=5, lines=len(lines), lost=0)
+
+
+def test_file_size_limit_stops_cleanly(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=29, n=300_000)
+    pipeline.ingest([])
+    limit = 4 << 20
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = start_writer(pipeline.db, "--batch-size", "5000", preexec_fn=limit_file_size)
+    feed(proc, b"".join(line + b"\n" for line in lines))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert b"handle-stream: error: cannot write" in stderr
+    assert integrity(pipeline.db) == "ok"
+    done = committed_lines(pipeline.db)
+    assert 0 < done < len(lines)
+    valid = reference.valid_events(lines[:done])
+    assert query(pipeline.db, "select sum(likes) from likes_by_minute") == len(
+        reference.creates(valid, reference.LIKE)
+    )
+    message = next(line for line in stderr.decode().splitlines() if "error:" in line)
+    record("file_size_limit", limit_mb=limit / 1e6, committed_lines=done, integrity="ok", message=message)
+
+
+# One line per kind of garbage, each with the reject reason it must get.
+BAD_LINES: dict[str, tuple[bytes, str]] = {
+    "invalid JSON": (b"{this is not json}", "invalid_json"),
+    "truncated JSON": (event("2025-03-16T12:00:00")[:50], "invalid_json"),
+    "JSON array": (b"[1, 2, 3]", "not_object"),
+    "JSON string": (b'"hello"', "not_object"),
+    "JSON number": (b"12345", "not_object"),
+    "JSON null": (b"null", "not_object"),
+    "missing timestamp": (b'{"action": "create", "path": "a.b/c", "repo": "did:plc:x"}', "bad_timestamp"),
+    "timestamp is a number": (
+        event("2025-03-16T12:00:00").replace(b'"2025-03-16T12:00:00"', b"17", 1),
+        "bad_timestamp",
+    ),
+    "impossible timestamp": (event("2025-02-30T25:61:00"), "bad_timestamp"),
+    "missing path": (b'{"timestamp": "2025-03-16T12:00:00", "repo": "did:plc:x"}', "bad_path"),
+    "path is a list": (
+        event("2025-03-16T12:00:00").replace(b'"app.bsky.feed.like/3lkiqjyvkqx2d"', b"[]"),
+        "bad_path",
+    ),
+    "missing repo": (b'{"timestamp": "2025-03-16T12:00:00", "path": "app.bsky.feed.like/x"}', "bad_repo"),
+    "repo not a DID": (event("2025-03-16T12:00:00", repo='=HYPERLINK("x")'), "bad_repo"),
+    "invalid UTF-8": (event("2025-03-16T12:00:00").replace(b"create", b"cr\xff\xfeate"), "not_utf8"),
+    "NUL bytes": (event("2025-03-16T12:00:00").replace(b"create", b"cre\x00ate"), "invalid_json"),
+    "UTF-8 BOM": (b"\xef\xbb\xbf" + event("2025-03-16T12:00:00"), "invalid_json"),
+    "blank line": (b"", "empty"),
+    "whitespace line": (b"  \t ", "empty"),
+    "deeply nested": (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
+    "langs not a list": (post("2025-03-16T12:00:00", "hi", "en"), "bad_langs"),  # type: ignore[arg-type]
+    "langs with numbers": (post("2025-03-16T12:00:00", "hi", ["en", 7]), "bad_langs"),  # type: ignore[list-item]
+    "10,000 langs": (post("2025-03-16T12:00:00", "hi", ["en"] * 10_000), "bad_langs"),
+    "record is a string": (event("2025-03-16T12:00:00", record="<binary>"), "bad_record"),  # type: ignore[arg-type]
+    "50 MB line": (b'{"timestamp": "' + b"9" * (50 << 20) + b'"}', "too_long"),
+}
+
+
+def test_bad_input_corpus(pipeline: Pipeline) -> None:
+    good, word_sets = stream(seed=31, n=30_000)
+    rng = random.Random(2)
+    huge = BAD_LINES["50 MB line"]
+    kinds = [kind for kind in BAD_LINES.values() if kind is not huge]
+    mixed: list[bytes] = []
+    for i, line in enumerate(good):
+        mixed.append(line)
+        if i % 100 == 0:
+            mixed.append(kinds[(i // 100) % len(kinds)][0])
+    mixed.insert(len(mixed) // 2, huge[0])
+    # CRLF line ends are accepted: the same event, the same counts.
+    crlf = [line + b"\r" if rng.random() < 0.01 else line for line in mixed]
+    proc = start_writer(pipeline.db)
+    feed(proc, b"".join(line + b"\n" for line in crlf))
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    assert os.waitstatus_to_exitcode(status) == 0, stderr.decode()
+    pipeline.periodic()
+    valid = reference.valid_events(good)
+    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(valid)
+    assert pipeline.csv("posts-per-language.csv") == reference.posts_per_language(valid)
+    assert pipeline.csv("top-10-word.csv") == reference.top_words(word_sets)
+    assert pipeline.csv("fast-likers.csv") == reference.fast_likers(valid)
+    with sqlite3.connect(pipeline.db) as conn:
+        counts = dict(conn.execute("select name, n from ingest_counts").fetchall())
+    expected: dict[str, int] = {huge[1]: 1}
+    for i in range(0, len(good), 100):
+        reason = kinds[(i // 100) % len(kinds)][1]
+        expected[reason] = expected.get(reason, 0) + 1
+    assert {
+        k.removeprefix("rejected:"): v for k, v in counts.items() if k.startswith("rejected:")
+    } == expected
+    assert counts["events"] == len(good)
+    assert stderr.count(b"\n") < 40, "stderr must be rate-limited"
+    peak_mb = usage.ru_maxrss * 1024 / 1e6
+    assert peak_mb < 200
+    record(
+        "bad_input",
+        kinds=len(BAD_LINES),
+        bad_lines=sum(expected.values()),
+        stderr_lines=stderr.count(b"\n"),
+        peak_rss_mb=round(peak_mb),
+    )
+
+
+def test_formula_like_values_never_reach_a_csv(pipeline: Pipeline) -> None:
+    lines = [
+        post("2025-03-16T12:00:00", "engineering =cmd|' /C calc'!A0 +rust -sum @evil", ["=1+1"]),
+        post("2025-03-16T12:00:01", "engineering rocks", ["+en", "-de", "@fr"]),
+    ] + [event(f"2025-03-16T12:00:{s:02d}.5", repo="did:plc:=evil") for s in range(55)]
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    for name in ("top-10-word.csv", "posts-per-language.csv", "fast-likers.csv"):
+        for row in pipeline.csv(name)[1:]:
+            assert row[0][:1] not in ("=", "+", "-", "@"), (name, row)
+    assert pipeline.csv("posts-per-language.csv")[1:] == [["invalid", "2"]]
+
+
+def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline) -> None:
+    with sqlite3.connect(pipeline.db) as conn:
+        conn.executescript((ROOT / "tests" / "fixtures" / "schema-v0.sql").read_text())
+        conn.execute("insert into likes_by_minute values ('2025-03-16 12:00', 42)")
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "42"]]
+    assert query(pipeline.db, "pragma user_version") >= 1
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]
+
+
+def test_periodic_with_an_unwritable_metrics_dir(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    blocked = pipeline.tmp / "not-a-dir"
+    blocked.write_text("a file where the folder should be")
+    result = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(blocked)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"periodic: error: cannot write metrics to")
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
+def test_periodic_with_a_read_only_metrics_dir(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    pipeline.metrics.mkdir()
+    pipeline.metrics.chmod(0o555)
+    result = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b"cannot write metrics" in result.stderr
+
+
+def test_concurrent_periodic_runs(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=37, n=20_000)
+    pipeline.ingest(lines)
+    command = [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)]
+    for _ in range(10):
+        procs = [
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(4)
+        ]
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=60)
+            assert proc.returncode == 0, stderr.decode()
+    expected = reference.likes_per_minute(reference.valid_events(lines))
+    assert pipeline.csv("likes-per-minutes.csv") == expected
+    assert not [p for p in pipeline.metrics.iterdir() if p.name.startswith(".")], "temp files left behind"
