@@ -112,11 +112,9 @@ class Store:
             if "locked" in str(exc) or "busy" in str(exc):
                 msg = f"{self.path} is locked by another writer"
                 raise StoreBusy(msg) from exc
-            msg = f"cannot write {self.path}: {exc}"
-            raise StoreError(msg) from exc
+            raise StoreError(_write_failure(self.path, exc)) from exc
         except sqlite3.Error as exc:
-            msg = f"cannot write {self.path}: {exc}"
-            raise StoreError(msg) from exc
+            raise StoreError(_write_failure(self.path, exc)) from exc
 
     def _write_rollups(self, batch: Batch) -> None:
         execute = self.conn.execute
@@ -174,3 +172,10 @@ class Store:
             msg = f"cannot read window state from {self.path}: {exc}"
             raise StoreError(msg) from exc
         return {user: orjson.loads(times) for user, times in rows}
+
+
+def _write_failure(path: Path, exc: sqlite3.Error) -> str:
+    hint = ""
+    if "disk" in str(exc) or "full" in str(exc):
+        hint = " (is the disk full, or a file-size limit reached?)"
+    return f"cannot write {path}: {exc}{hint}; the batch was rolled back, earlier batches are committed"
