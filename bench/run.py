@@ -102,13 +102,28 @@ def timed(command: list[str], stdin: Path) -> tuple[float, int]:
     with stdin.open("rb") as source:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdin=source, stderr=subprocess.DEVNULL, cwd=OUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = _peak_rss(proc)
         elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         msg = f"bench: {command[0]} failed"
         raise SystemExit(msg)
-    proc.returncode = 0
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, peak
+
+
+def _peak_rss(proc: subprocess.Popen) -> int:  # type: ignore[type-arg]
+    """Wait for `proc`, sampling its VmHWM (ru_maxrss of a child would also
+    count the memory of the process it was forked from)."""
+    status = Path(f"/proc/{proc.pid}/status")
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return peak_kb * 1024
 
 
 def handle_stream(db: Path, *args: str) -> list[str]:

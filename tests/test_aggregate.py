@@ -1,0 +1,108 @@
+"""The aggregator alone: exact inputs, no SQLite, no clock."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blueskypipe.aggregate import Aggregator, Batch
+from tests.conftest import did, event, post
+
+LIKE = "app.bsky.feed.like"
+
+
+def batches(lines: list[bytes], cuts: list[int]) -> list[Batch]:
+    """Feed `lines` in chunks cut at `cuts`, taking a batch after each chunk."""
+    agg = Aggregator()
+    found = []
+    bounds = sorted({0, len(lines), *[c % (len(lines) + 1) for c in cuts]})
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        agg.add_lines(lines[start:end])
+        found.append(agg.take_batch())
+    return found
+
+
+def test_a_batch_holds_every_rollup_delta() -> None:
+    agg = Aggregator()
+    agg.add_lines(
+        [
+            event("2025-03-16T13:26:53.5", repo=did(1)),
+            event("2025-03-16T13:26:59", repo=did(1)),
+            event("2025-03-16T13:27:01", repo=did(2)),
+            post("2025-03-16T13:27:02", "Bridge engineering rocks", ["en-US"]),
+            event("2025-03-16T13:27:03", "app.bsky.graph.follow", did(3), {"subject": did(1)}),
+            event("2025-03-16T13:27:04", repo=did(4), action="delete"),
+            b"garbage",
+        ]
+    )
+    batch = agg.take_batch()
+    assert (batch.lines, batch.events, batch.rejected) == (7, 6, 1)
+    assert batch.likes_by_minute == {"2025-03-16 13:26": 2, "2025-03-16 13:27": 1}
+    assert batch.likes_by_user_minute == {
+        f"2025-03-16 13:26|{did(1)}": 2,
+        f"2025-03-16 13:27|{did(2)}": 1,
+    }
+    assert batch.word_posts == {"bridge": 1, "rocks": 1}
+    assert batch.lang_posts == {"en": 1}
+    assert batch.counts() == {
+        "lines": 7,
+        "events": 6,
+        "rejected": 1,
+        "rejected:invalid_json": 1,
+        "ignored_action": 1,
+        "engineering_posts": 1,
+        f"collection:{LIKE}": 3,
+        "collection:app.bsky.feed.post": 1,
+        "collection:app.bsky.graph.follow": 1,
+    }
+    assert (batch.first_event_time, batch.last_event_time) == ("2025-03-16T13:26:53.5", "2025-03-16T13:27:04")
+    assert agg.take_batch().lines == 0
+
+
+def test_a_window_spans_batches() -> None:
+    lines = [event(f"2025-03-16T13:26:{s:02d}.{s:06d}", repo=did(1)) for s in range(55)]
+    found = batches(lines, [10, 20, 30, 40, 50])
+    # The batch where the window reaches 50 reports it, later ones the growth.
+    peaks = [b.fast_likers[did(1)].likes for b in found if did(1) in b.fast_likers]
+    assert peaks == [50, 55]
+
+
+line_kinds = st.sampled_from(
+    [
+        event("2025-03-16T13:26:53", repo=did(1)),
+        event("2025-03-16T13:27:10.25", repo=did(2)),
+        event("2025-03-16T14:00:00", repo=did(1), action="update"),
+        post("2025-03-16T13:26:54", "engineering is fun", ["de"]),
+        b"",
+        b"{",
+        b"[]",
+        b"\xff\xfe",
+        event("2025-03-16T13:26:55", repo="nobody"),
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(line_kinds, max_size=80), st.lists(st.integers(min_value=0, max_value=100), max_size=6))
+def test_totals_do_not_depend_on_batching(lines: list[bytes], cuts: list[int]) -> None:
+    whole = batches(lines, [])
+    split = batches(lines, cuts)
+
+    def total(found: list[Batch], pick) -> int:  # type: ignore[no-untyped-def]
+        return sum(pick(b) for b in found)
+
+    expected_likes = sum(
+        1 for line in lines if b'"create"' in line and b"feed.like" in line and b"nobody" not in line
+    )
+    assert total(split, lambda b: sum(b.likes_by_minute.values())) == expected_likes
+    assert total(split, lambda b: sum(b.likes_by_user_minute.values())) == expected_likes
+    for pick in (lambda b: b.lines, lambda b: b.rejected, lambda b: sum(b.lang_posts.values())):
+        assert total(split, pick) == total(whole, pick)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=200), max_size=30))
+def test_bad_lines_never_raise(lines: list[bytes]) -> None:
+    agg = Aggregator()
+    agg.add_lines(lines)
+    assert agg.take_batch().lines == len(lines)
