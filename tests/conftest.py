@@ -79,6 +79,15 @@ class Pipeline:
         assert result.stdout == b"", "handle-stream must not write to stdout"
         return result
 
+    def spawn(self, *args: str, stderr: int = subprocess.DEVNULL, **popen: object) -> subprocess.Popen:
+        """Start ./handle-stream on this database with stdin as a pipe."""
+        return subprocess.Popen(
+            [str(ROOT / "handle-stream"), "--db", str(self.db), *args],
+            stdin=subprocess.PIPE,
+            stderr=stderr,
+            **popen,  # type: ignore[arg-type]
+        )
+
     def periodic(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(ROOT / "periodic"), "--db", str(self.db), "--metrics-dir", str(self.metrics), *args],

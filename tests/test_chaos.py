@@ -50,15 +50,6 @@ def integrity(db: Path) -> str:
         return conn.execute("pragma integrity_check").fetchone()[0]
 
 
-def start_writer(db: Path, *args: str, **popen: object) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(ROOT / "handle-stream"), "--db", str(db), *args],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **popen,  # type: ignore[arg-type]
-    )
-
-
 def feed(proc: subprocess.Popen, data: bytes) -> threading.Thread:
     """Write `data` to the process on a thread; a kill just ends the write."""
 
@@ -120,7 +111,7 @@ def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
     lost_lines = []
     for _ in range(20):
         start = committed_lines(pipeline.db) if pipeline.db.exists() else 0
-        proc = start_writer(pipeline.db, "--batch-size", "5000")
+        proc = pipeline.spawn("--batch-size", "5000", stderr=subprocess.PIPE)
         feed(proc, b"".join(line + b"\n" for line in lines[start:]))
         time.sleep(rng.uniform(0.8, 2.5))
         proc.kill()
@@ -206,7 +197,7 @@ def test_reader_holding_a_snapshot_for_30_seconds(pipeline: Pipeline) -> None:
 def test_another_writer_holding_the_lock(pipeline: Pipeline) -> None:
     lines, _ = stream(seed=23, n=200_000)
     pipeline.ingest([])
-    proc = start_writer(pipeline.db)
+    proc = pipeline.spawn(stderr=subprocess.PIPE)
     assert proc.stderr is not None
     assert b"reading stdin" in proc.stderr.readline()  # started up, lock-free
     blocker = sqlite3.connect(pipeline.db, isolation_level=None)
@@ -237,7 +228,7 @@ def test_file_size_limit_stops_cleanly(pipeline: Pipeline) -> None:
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    proc = start_writer(pipeline.db, "--batch-size", "5000", preexec_fn=limit_file_size)
+    proc = pipeline.spawn("--batch-size", "5000", stderr=subprocess.PIPE, preexec_fn=limit_file_size)
     feed(proc, b"".join(line + b"\n" for line in lines))
     stderr = finish(proc)
     assert proc.returncode == 1
@@ -301,7 +292,7 @@ def test_bad_input_corpus(pipeline: Pipeline) -> None:
     mixed.insert(len(mixed) // 2, huge[0])
     # CRLF line ends are accepted: the same event, the same counts.
     crlf = [line + b"\r" if rng.random() < 0.01 else line for line in mixed]
-    proc = start_writer(pipeline.db)
+    proc = pipeline.spawn(stderr=subprocess.PIPE)
     peak = PeakRss(proc.pid)
     feed(proc, b"".join(line + b"\n" for line in crlf))
     stderr = finish(proc)

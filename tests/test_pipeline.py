@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
 import time
 
 import pytest
 
 from tests import reference
-from tests.conftest import ROOT, SAMPLE, Pipeline, event
+from tests.conftest import SAMPLE, Pipeline, event
 from tests.streams import stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
@@ -134,11 +133,7 @@ def test_periodic_without_a_database(pipeline: Pipeline) -> None:
 
 def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
     lines, _ = stream(seed=9, n=200_000)
-    writer = subprocess.Popen(
-        [str(ROOT / "handle-stream"), "--db", str(pipeline.db), "--batch-size", "2000"],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    writer = pipeline.spawn("--batch-size", "2000")
     assert writer.stdin is not None
     data = b"".join(line + b"\n" for line in lines)
     step = len(data) // 20
@@ -162,11 +157,7 @@ def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
 
 def test_kill_9_keeps_the_database_consistent(pipeline: Pipeline) -> None:
     lines, _ = stream(seed=13, n=150_000)
-    writer = subprocess.Popen(
-        [str(ROOT / "handle-stream"), "--db", str(pipeline.db), "--batch-size", "5000"],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    writer = pipeline.spawn("--batch-size", "5000")
     assert writer.stdin is not None
     sent = 0
     for line in lines:
