@@ -36,8 +36,11 @@ def record(name: str, **figures: object) -> None:
 
 
 def query(db: Path, sql: str) -> int:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(sql).fetchone()
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(sql).fetchone()
+    except sqlite3.OperationalError:  # killed before the schema was created
+        return 0
     return row[0] if row and row[0] is not None else 0
 
 
