@@ -29,6 +29,8 @@ Log = Callable[[str], None]
 SHOW_REJECTED = 5
 # While stopping, this long without input means the pipe is drained.
 DRAIN_QUIET_SECONDS = 0.2
+# How often a batch that waits for the busy writer checks on it.
+WRITER_POLL_SECONDS = 0.02
 # A stop waits this long for a lock held by someone else before giving up.
 FINAL_WRITE_PATIENCE = 10.0
 # While the writer is stuck, the loop stops reading (and so holds up the
@@ -147,7 +149,9 @@ class Ingest:
     def _timeout(self, deadline: float) -> float:
         if self._stop_at is not None:
             return DRAIN_QUIET_SECONDS
-        return max(0.0, deadline - self.clock())
+        # A deadline already past means a batch waits for the busy writer:
+        # poll for it without spinning on an idle pipe.
+        return max(WRITER_POLL_SECONDS, deadline - self.clock())
 
     def _read(self, timeout: float) -> None:
         agg = self.aggregator
