@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from blueskypipe.export import Status
@@ -31,6 +32,23 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+Number = TypeVar("Number", int, float)
+
+
+def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    """An argparse type: a number of `kind` greater than zero."""
+
+    def parse(text: str) -> Number:
+        value = kind(text)
+        if value <= 0:
+            msg = f"must be greater than 0, not {text}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = getattr(kind, "__name__", "number")  # argparse names it in errors
+    return parse
+
+
 def _log(message: str) -> None:
     print(f"handle-stream: {message}", file=sys.stderr, flush=True)
 
@@ -43,25 +61,25 @@ def handle_stream_parser() -> argparse.ArgumentParser:
     _common_args(parser)
     parser.add_argument(
         "--retention-minutes",
-        type=int,
+        type=_positive(int),
         default=int(os.environ.get("BLUESKY_RETENTION_MINUTES", "60")),
         help="minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=_positive(int),
         default=int(os.environ.get("BLUESKY_BATCH_SIZE", "20000")),
         help="commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
     )
     parser.add_argument(
         "--flush-interval",
-        type=float,
+        type=_positive(float),
         default=1.0,
         help="commit at least this often, in seconds (default 1)",
     )
     parser.add_argument(
         "--progress-interval",
-        type=float,
+        type=_positive(float),
         default=10.0,
         help="seconds between progress lines on stderr (default 10)",
     )
@@ -72,11 +90,14 @@ def handle_stream(argv: list[str] | None = None) -> int:
     """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
     args = handle_stream_parser().parse_args(argv)
 
-    # Imported here so that --help answers at once.
-    from blueskypipe.events import MAX_LINE_BYTES
-    from blueskypipe.ingest import Ingest, Options
-    from blueskypipe.source import LineReader
-    from blueskypipe.store import Store, StoreError
+    try:
+        # Imported here so that --help answers at once.
+        from blueskypipe.events import MAX_LINE_BYTES
+        from blueskypipe.ingest import Ingest, Options
+        from blueskypipe.source import LineReader
+        from blueskypipe.store import Store, StoreError
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C during start-up: nothing was read yet
 
     try:
         store = Store(args.db, retention_minutes=args.retention_minutes)
