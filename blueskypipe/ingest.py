@@ -137,7 +137,7 @@ class Ingest:
                     next_flush = now + options.flush_interval
             if now >= next_progress:
                 self._progress(progress_mark, now)
-                progress_mark = (now, self.totals.lines)
+                progress_mark = (now, self.totals.events)
                 next_progress = now + options.progress_interval
 
     def _should_stop(self) -> bool:
@@ -193,7 +193,7 @@ class Ingest:
         self.totals.add(batch)
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
-        since, lines_then = mark
-        rate = (self.totals.lines - lines_then) / max(now - since, 1e-9)
-        self.log(f"{rate:,.0f} lines/s | {self.totals.describe()}")
+        since, events_then = mark
+        rate = (self.totals.events - events_then) / max(now - since, 1e-9)
+        self.log(f"{rate:,.0f} events/s | {self.totals.describe()}")
         self._report_rejects()
