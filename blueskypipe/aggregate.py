@@ -9,7 +9,7 @@ batches, since a window does not stop at a commit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class Aggregator:
         self._now_micros = 0
         self._evicted_at = 0
 
-    def add_lines(self, lines: Iterable[bytes], on_reject: OnReject | None = None) -> None:
+    def add_lines(self, lines: Sequence[bytes], on_reject: OnReject | None = None) -> None:
         """Fold lines in; `on_reject(reason, line)` hears of each rejected one."""
         # The hot path of the whole pipeline. Everything it touches per line
         # is bound to a local once per chunk, and a like (two events in
@@ -92,11 +92,11 @@ class Aggregator:
             try:
                 event = parse_line(line)
             except Rejected as exc:
-                self.add_rejected(exc.reason)
+                batch.rejected += 1
+                batch.rejects[exc.reason] += 1
                 if on_reject is not None:
                     on_reject(exc.reason, line)
                 continue
-            batch.lines += 1
             last = event
             if first is None:
                 first = event
@@ -114,6 +114,7 @@ class Aggregator:
                     self._note_peak(repo, peak)
             elif collection == POST:
                 add_post(record)
+        batch.lines += len(lines)
         if first is not None and last is not None:
             self._note_span(first, last)
 
@@ -139,7 +140,9 @@ class Aggregator:
     def _add_post(self, record: dict[str, Any] | None) -> None:
         record = record or {}
         post_langs = langs.labels(record.get("langs"))
-        self.batch.lang_posts.update(post_langs)
+        lang_posts = self.batch.lang_posts
+        for lang in post_langs:  # Counter.update would be a slow Python-level loop
+            lang_posts[lang] += 1
         text = record.get("text")
         if not text:
             return

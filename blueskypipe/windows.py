@@ -33,9 +33,6 @@ class _UserWindow:
         self.times: list[int] = [first]
         self.head = 0
 
-    def newest(self) -> int:
-        return self.times[-1]
-
     def live(self) -> list[int]:
         return self.times[self.head :]
 
@@ -44,8 +41,15 @@ class _UserWindow:
         times = self.times
         if t >= times[-1]:
             times.append(t)
-            self._evict_before(t - span)
-            return len(times) - self.head, times[self.head], t
+            head = self.head
+            while times[head] <= t - span:
+                head += 1
+            # Compact only now and then, so eviction stays O(1) amortised.
+            if head > 64 and head * 2 > len(times):
+                del times[:head]
+                head = 0
+            self.head = head
+            return len(times) - head, times[head], t
         if t <= times[-1] - span:
             # Time jumped back by more than a window (clock change, replayed
             # file): nothing held can share a window with t, so start over.
@@ -53,17 +57,6 @@ class _UserWindow:
             return 1, t, t
         insort(times, t, lo=self.head)
         return self._best_window_around(t, span)
-
-    def _evict_before(self, cutoff: int) -> None:
-        times = self.times
-        head = self.head
-        while times[head] <= cutoff:
-            head += 1
-        # Compact only now and then, so eviction stays O(1) amortised.
-        if head > 64 and head * 2 > len(times):
-            del times[:head]
-            head = 0
-        self.head = head
 
     def _best_window_around(self, t: int, span: int) -> tuple[int, int, int]:
         # An out-of-order like only changes windows that start in (t - span, t].
@@ -107,7 +100,7 @@ class LikeWindows:
         users of the abandoned future in memory.
         """
         span = self.span
-        stale = [u for u, w in self._users.items() if abs(now - w.newest()) >= span]
+        stale = [u for u, w in self._users.items() if abs(now - w.times[-1]) >= span]
         for user in stale:
             del self._users[user]
 
