@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -175,3 +176,40 @@ def test_kill_9_keeps_the_database_consistent(pipeline: Pipeline) -> None:
         likes = conn.execute("select sum(likes) from likes_by_minute").fetchone()[0]
     assert 0 < lines_committed <= sent
     assert likes == len(reference.creates(reference.valid_events(lines[:lines_committed]), reference.LIKE))
+
+
+def test_time_going_backwards_still_counts_everything(pipeline: Pipeline) -> None:
+    """Concatenated files (or a clock set back): every like counts, windows stay exact per pass."""
+    lines, word_sets = stream(seed=41, n=8_000)
+    pipeline.ingest(lines + lines)
+    pipeline.periodic()
+    once = reference.likes_per_minute(reference.valid_events(lines))
+    twice = [once[0]] + [[minute, str(2 * int(n))] for minute, n in once[1:]]
+    assert pipeline.csv("likes-per-minutes.csv") == twice
+    # The second pass restarts each window, so no window spans both passes.
+    assert pipeline.csv("fast-likers.csv") == reference.fast_likers(reference.valid_events(lines))
+
+
+def test_database_is_in_wal_mode_and_status_is_printed(pipeline: Pipeline) -> None:
+    lines = [event("2025-03-16T13:26:53"), b"not json"]
+    result = pipeline.ingest(lines, "--progress-interval", "0.1")
+    with sqlite3.connect(pipeline.db) as conn:
+        assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+    summary = result.stderr.decode().splitlines()[-1]
+    assert "done in" in summary and "1 events" in summary and "1 rejected" in summary
+    status = pipeline.periodic().stdout.decode()
+    assert "last event 2025-03-16T13:26:53" in status
+    assert "1 events, 1 rejected lines" in status
+    assert "likes-per-minutes.csv: 1 rows" in status
+
+
+def test_progress_lines_go_to_stderr_while_running(pipeline: Pipeline) -> None:
+    writer = pipeline.spawn("--progress-interval", "0.2", "--flush-interval", "0.1", stderr=subprocess.PIPE)
+    assert writer.stdin is not None and writer.stderr is not None
+    writer.stdin.write(event("2025-03-16T13:26:53") + b"\n")
+    writer.stdin.flush()
+    # The input stays open: progress must come while the stream is running.
+    seen = [writer.stderr.readline().decode() for _ in range(5)]
+    writer.stdin.close()
+    assert writer.wait(timeout=30) == 0
+    assert any("events/s | 1 events (likes 1, posts 0, other 0)" in line for line in seen), seen
