@@ -122,7 +122,8 @@ class _TimestampParser:
             raise Rejected("bad_timestamp") from None
         # SPEC: the minute is the timestamp's own wall-clock minute; an offset,
         # if any, is ignored rather than converted.
-        minute = dt.strftime("%Y-%m-%d %H:%M")
+        # Formatted by hand: strftime('%Y') does not zero-pad years below 1000.
+        minute = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
         seconds = (dt.hour * 60 + dt.minute) * 60 + dt.second
         base = dt.toordinal() * _MICROS_PER_DAY + seconds * 1_000_000
         if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):

@@ -148,7 +148,7 @@ class Store:
         if newest_minute is None:
             return
         newest = datetime.strptime(newest_minute, "%Y-%m-%d %H:%M")
-        cutoff = (newest - self.retention).strftime("%Y-%m-%d %H:%M")
+        cutoff = (newest - self.retention).isoformat(sep=" ", timespec="minutes")
         if self._pruned_below is not None and cutoff <= self._pruned_below:
             return
         self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))

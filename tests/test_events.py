@@ -72,6 +72,7 @@ def test_post_with_non_string_text_is_rejected() -> None:
         # An offset is ignored, not converted: the minute is the text's own.
         ("2025-03-16T13:26:53+05:00", "2025-03-16 13:26"),
         ("20250316T132653", "2025-03-16 13:26"),
+        ("0999-01-02T03:04:05", "0999-01-02 03:04"),
     ],
 )
 def test_minute_is_the_timestamps_own(timestamp: str, minute: str) -> None:
