@@ -1,0 +1,1 @@
+"""blueskypipe: the Bluesky event stream into SQLite rollups and CSV metrics (see README.md)."""
