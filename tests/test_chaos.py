@@ -185,7 +185,8 @@ def test_reader_holding_a_snapshot_for_30_seconds(pipeline: Pipeline) -> None:
 
     pipeline.ingest(source.read_bytes().splitlines()[:20_000])  # later commits checkpoint and cut the WAL
     wal_after = wal.stat().st_size if wal.exists() else 0
-    assert pinned < alone * 1.3
+    # Generous: the machine is shared; a writer blocked by the reader would take many times longer.
+    assert pinned < alone * 1.5
     assert wal_after <= 8 << 20
     assert integrity(pipeline.db) == "ok"
     record(
