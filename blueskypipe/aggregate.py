@@ -44,6 +44,11 @@ class Batch:
     def events(self) -> int:
         return self.lines - self.rejected
 
+    def reject(self, reason: str) -> None:
+        """Count a rejected line (the caller counts it in `lines`)."""
+        self.rejected += 1
+        self.rejects[reason] += 1
+
     def counts(self) -> dict[str, int]:
         """The `ingest_counts` deltas of this batch, zeros left out."""
         counts = {
@@ -92,8 +97,7 @@ class Aggregator:
             try:
                 event = parse_line(line)
             except Rejected as exc:
-                batch.rejected += 1
-                batch.rejects[exc.reason] += 1
+                batch.reject(exc.reason)
                 if on_reject is not None:
                     on_reject(exc.reason, line)
                 continue
@@ -121,8 +125,7 @@ class Aggregator:
     def add_rejected(self, reason: str) -> None:
         """Count a rejected line that never reached `add_lines` (e.g. one too long to read)."""
         self.batch.lines += 1
-        self.batch.rejected += 1
-        self.batch.rejects[reason] += 1
+        self.batch.reject(reason)
 
     def _note_span(self, first: Event, last: Event) -> None:
         batch = self.batch

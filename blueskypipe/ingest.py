@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.events import LIKE, MAX_LINE_BYTES, POST
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store, StoreBusy, StoreError
+from blueskypipe.store import Store
 from blueskypipe.writer import BackgroundWriter
 
 Log = Callable[[str], None]
@@ -106,16 +106,19 @@ class Ingest:
             self._stop_at = now
 
     def run(self) -> Totals:
-        """Ingest until end of input or a stop request; raise StoreError if writing fails."""
+        """Ingest until end of input or a stop request; raise StoreError if writing fails
+        (or a lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end)."""
         self.aggregator.windows.restore(self.store.take_windows())
         self.log(f"reading stdin into {self.store.path}")
         writer = BackgroundWriter(self.store, self.totals.add, self.log)
         try:
             self._loop(writer)
             writer.wait(FINAL_WRITE_PATIENCE)
+            # The last batch carries the window state, so a restart resumes it.
+            writer.submit(self.aggregator.take_batch(), self.aggregator.windows.snapshot())
+            writer.wait(FINAL_WRITE_PATIENCE)
         finally:
             writer.close()
-        self._final_write()
         self._report_rejects()
         return self.totals
 
@@ -176,21 +179,6 @@ class Ingest:
         kinds = ", ".join(f"{k} {n:,}" for k, n in self._unreported_rejects.most_common())
         self.log(f"{total:,} more lines rejected ({kinds})")
         self._unreported_rejects.clear()
-
-    def _final_write(self) -> None:
-        """Commit the last batch with the window state, waiting out a held lock a while."""
-        give_up = self.clock() + FINAL_WRITE_PATIENCE
-        batch = self.aggregator.take_batch()
-        while True:
-            try:
-                self.store.write(batch, windows=self.aggregator.windows.snapshot())
-                break
-            except StoreBusy as exc:
-                if self.clock() >= give_up:
-                    msg = f"{exc}; {batch.lines:,} lines were not saved"
-                    raise StoreError(msg) from exc
-                time.sleep(0.1)
-        self.totals.add(batch)
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
         since, events_then = mark

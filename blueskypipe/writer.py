@@ -32,7 +32,7 @@ class BackgroundWriter:
         self.store = store
         self.on_commit = on_commit
         self.on_busy = on_busy
-        self._pending: Batch | None = None
+        self._pending: tuple[Batch, dict[str, list[int]] | None] | None = None
         self._error: StoreError | None = None
         self._idle = threading.Event()
         self._idle.set()
@@ -46,11 +46,12 @@ class BackgroundWriter:
         self._raise_error()
         return not self._idle.is_set()
 
-    def submit(self, batch: Batch) -> None:
-        """Hand `batch` over; the writer must be idle (see `busy`)."""
+    def submit(self, batch: Batch, windows: dict[str, list[int]] | None = None) -> None:
+        """Hand `batch` (and, at the end, a window snapshot) over; the writer
+        must be idle (see `busy`)."""
         with self._wake:
             self._idle.clear()
-            self._pending = batch
+            self._pending = (batch, windows)
             self._wake.notify()
 
     def wait(self, timeout: float | None = None) -> None:
@@ -79,20 +80,20 @@ class BackgroundWriter:
                     self._wake.wait()
                 if self._pending is None:
                     return
-                batch = self._pending
+                batch, windows = self._pending
             try:
-                self._write(batch)
+                self._write(batch, windows)
             except StoreError as exc:
                 self._error = exc
             finally:
                 self._pending = None
                 self._idle.set()
 
-    def _write(self, batch: Batch) -> None:
+    def _write(self, batch: Batch, windows: dict[str, list[int]] | None) -> None:
         warned = False
         while True:
             try:
-                self.store.write(batch)
+                self.store.write(batch, windows)
                 break
             except StoreBusy as exc:
                 if not warned:

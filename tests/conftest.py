@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,6 +54,21 @@ def post(timestamp: str, text: str, langs: list[str] | None = None, repo: str = 
 
 def did(n: int) -> str:
     return f"did:plc:{n:024d}"
+
+
+def query(db: Path, sql: str, *params: object) -> int:
+    """One number from the database; 0 while the schema does not exist yet."""
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(sql, params).fetchone()
+    except sqlite3.OperationalError:  # not created yet, or killed before it was
+        return 0
+    return row[0] if row and row[0] is not None else 0
+
+
+def committed(db: Path, name: str = "lines") -> int:
+    """An `ingest_counts` counter as committed so far."""
+    return query(db, "select n from ingest_counts where name = ?", name)
 
 
 class Pipeline:

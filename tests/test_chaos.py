@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests import reference
-from tests.conftest import ROOT, Pipeline, event, post
+from tests.conftest import ROOT, Pipeline, committed, event, post, query
 from tests.streams import stream
 
 pytestmark = pytest.mark.chaos
@@ -33,19 +33,6 @@ def record(name: str, **figures: object) -> None:
     found = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     found[name] = figures
     FIGURES.write_text(json.dumps(found, indent=2))
-
-
-def query(db: Path, sql: str) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            row = conn.execute(sql).fetchone()
-    except sqlite3.OperationalError:  # killed before the schema was created
-        return 0
-    return row[0] if row and row[0] is not None else 0
-
-
-def committed_lines(db: Path) -> int:
-    return query(db, "select n from ingest_counts where name = 'lines'")
 
 
 def integrity(db: Path) -> str:
@@ -113,20 +100,20 @@ def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
     rng = random.Random(1)
     lost_lines = []
     for _ in range(20):
-        start = committed_lines(pipeline.db) if pipeline.db.exists() else 0
+        start = committed(pipeline.db) if pipeline.db.exists() else 0
         proc = pipeline.spawn("--batch-size", "5000", stderr=subprocess.PIPE)
         feed(proc, b"".join(line + b"\n" for line in lines[start:]))
         time.sleep(rng.uniform(0.8, 2.5))
         proc.kill()
         proc.wait()
         assert integrity(pipeline.db) == "ok"
-        done = committed_lines(pipeline.db)
+        done = committed(pipeline.db)
         # Whole batches only: the like total is exactly that of the committed prefix.
         assert query(pipeline.db, "select sum(likes) from likes_by_minute") == likes_upto[done]
         assert done <= len(lines)
         lost_lines.append(done - start)
     # Resume from the committed prefix and finish: every count comes out exact.
-    start = committed_lines(pipeline.db)
+    start = committed(pipeline.db)
     pipeline.ingest(lines[start:])
     pipeline.periodic()
     assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(valid)
@@ -212,14 +199,14 @@ def test_another_writer_holding_the_lock(pipeline: Pipeline) -> None:
     # All 100 MB went into the pipe while the lock was held: it kept reading.
     kept_reading = not writer.is_alive()
     time.sleep(max(0.0, 5 - (time.monotonic() - locked_at)))
-    committed_while_locked = committed_lines(pipeline.db)
+    committed_while_locked = committed(pipeline.db)
     blocker.execute("commit")
     blocker.close()
     stderr = finish(proc)
     assert proc.returncode == 0, stderr.decode()
     assert kept_reading
     assert committed_while_locked == 0
-    assert committed_lines(pipeline.db) == len(lines)
+    assert committed(pipeline.db) == len(lines)
     assert b"locked by another writer" in stderr
     record("writer_lock", held_seconds=5, lines=len(lines), lost=0)
 
@@ -238,7 +225,7 @@ def test_file_size_limit_stops_cleanly(pipeline: Pipeline) -> None:
     assert proc.returncode == 1
     assert b"handle-stream: error: cannot write" in stderr
     assert integrity(pipeline.db) == "ok"
-    done = committed_lines(pipeline.db)
+    done = committed(pipeline.db)
     assert 0 < done < len(lines)
     valid = reference.valid_events(lines[:done])
     assert query(pipeline.db, "select sum(likes) from likes_by_minute") == len(

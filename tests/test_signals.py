@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Pipeline, event
+from tests.conftest import ROOT, Pipeline, committed, event
 from tests.streams import stream
 
 # An upstream like ./bluesky: prints the lines of a file, says so in a marker
@@ -24,15 +22,6 @@ sys.stdout.buffer.flush()
 open(sys.argv[2], "w").close()
 time.sleep(600)
 """
-
-
-def committed(db: Path, name: str = "lines") -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            row = conn.execute("select n from ingest_counts where name = ?", (name,)).fetchone()
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return 0
-    return row[0] if row else 0
 
 
 def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
