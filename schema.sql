@@ -1,6 +1,7 @@
 -- blueskypipe schema: rollup tables maintained by ./handle-stream and the
 -- metric views exported by ./periodic. Applied idempotently at start-up;
--- the version lives in PRAGMA user_version (see blueskypipe/store.py).
+-- the version lives in PRAGMA user_version, and upgrade steps that
+-- `IF NOT EXISTS` cannot express are in blueskypipe/db.py.
 
 -- Likes per minute of event time (`timestamp`, naive local time).
 CREATE TABLE IF NOT EXISTS likes_by_minute (
@@ -29,11 +30,22 @@ CREATE TABLE IF NOT EXISTS fast_likers (
 ) WITHOUT ROWID;
 
 -- Document frequency of meaningful words in posts that mention "engineering".
+-- `word` is the merged word (the lemma: 'engineer' for 'engineers'); a post
+-- that writes it in several forms counts once.
 CREATE TABLE IF NOT EXISTS word_counts (
     word  TEXT PRIMARY KEY,
     posts INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS word_counts_by_posts ON word_counts (posts DESC, word);
+
+-- Posts per form of each merged word, lowercased as written ('engineers'):
+-- the most written form labels the word in the metric.
+CREATE TABLE IF NOT EXISTS word_forms (
+    word  TEXT NOT NULL,
+    form  TEXT NOT NULL,
+    posts INTEGER NOT NULL,
+    PRIMARY KEY (word, form)
+) WITHOUT ROWID;
 
 -- Posts per primary language subtag ('unknown' and 'invalid' included).
 CREATE TABLE IF NOT EXISTS posts_by_lang (
@@ -76,10 +88,22 @@ CREATE VIEW metric_fast_likers AS
     WHERE likes >= 50
     ORDER BY likes DESC, user_id;
 
+-- Ranked by posts, ties by label. Only the words that can still make the
+-- top 10 (as many posts as the tenth) are labelled, so the cost does not
+-- grow with the vocabulary.
 DROP VIEW IF EXISTS metric_top_words;
 CREATE VIEW metric_top_words AS
-    SELECT word, posts
-    FROM word_counts
+    WITH tenth AS (
+        SELECT posts FROM word_counts ORDER BY posts DESC LIMIT 1 OFFSET 9
+    ), contenders AS (
+        SELECT word, posts FROM word_counts
+        WHERE posts >= coalesce((SELECT posts FROM tenth), 0)
+    )
+    SELECT
+        (SELECT form FROM word_forms AS f WHERE f.word = c.word
+         ORDER BY f.posts DESC, f.form LIMIT 1) AS word,
+        posts
+    FROM contenders AS c
     ORDER BY posts DESC, word
     LIMIT 10;
 
@@ -97,5 +121,6 @@ CREATE VIEW ingest_status AS
         (SELECT value FROM ingest_state WHERE key = 'first_event_time') AS first_event_time,
         (SELECT value FROM ingest_state WHERE key = 'last_event_time')  AS last_event_time,
         (SELECT CAST(value AS REAL) FROM ingest_state WHERE key = 'last_commit_at') AS last_commit_at,
+        (SELECT value FROM ingest_state WHERE key = 'word_counts_reset_at') AS word_counts_reset_at,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'events')   AS events,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'rejected') AS rejected;

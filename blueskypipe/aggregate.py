@@ -35,6 +35,7 @@ class Batch:
 
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_posts: Counter[str] = field(default_factory=Counter)
+    word_form_posts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
     lang_posts: Counter[str] = field(default_factory=Counter)
     first_event_time: str | None = None
     last_event_time: str | None = None
@@ -151,8 +152,10 @@ class Aggregator:
             return
         found = words.meaningful_words(text, post_langs)
         if found is not None:
-            self.batch.engineering_posts += 1
-            self.batch.word_posts.update(found)
+            batch = self.batch
+            batch.engineering_posts += 1
+            batch.word_posts.update(found.keys())
+            batch.word_form_posts.update((word, form) for word, forms in found.items() for form in forms)
 
     def take_batch(self) -> Batch:
         """Hand over the current batch and start an empty one."""

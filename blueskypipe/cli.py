@@ -174,6 +174,11 @@ def _status_text(
             f"{db}: last event {status.last_event_time or '-'}, last commit {age}, "
             f"{status.events:,} events, {status.rejected:,} rejected lines"
         )
+        if status.word_counts_reset_at:
+            head += (
+                f"\n  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
+                " word forms could not convert older word counts"
+            )
     files = [f"  {metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
     return "\n".join([head, *files])
 

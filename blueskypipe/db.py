@@ -6,10 +6,14 @@ Kept free of heavy imports so that `periodic` starts fast.
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 1
+# 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
+# words, with word_forms beside it; older word counts cannot be converted.
+SCHEMA_VERSION = 2
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000
@@ -27,6 +31,41 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
-    """Create or upgrade tables and views; safe to run any number of times."""
-    sql = SCHEMA_PATH.read_text(encoding="utf-8")
-    conn.executescript(f"BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    """Create or upgrade tables and views; safe to run any number of times.
+
+    One transaction, with the version read inside it, so two processes that
+    start together cannot both run an upgrade step.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)
+        for statement in _statements(SCHEMA_PATH.read_text(encoding="utf-8")):
+            conn.execute(statement)
+        _upgrade(conn, version)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Versioned steps that `CREATE … IF NOT EXISTS` cannot express."""
+    if version < 2:
+        # Counts of unmerged words cannot be split into merged words and
+        # forms faithfully, so the word chart starts over; nothing else does.
+        if conn.execute("DELETE FROM word_counts").rowcount:
+            conn.execute(
+                "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
+                (time.strftime("%Y-%m-%d %H:%M:%S"),),
+            )
+
+
+def _statements(script: str) -> Iterator[str]:
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""

@@ -40,6 +40,7 @@ class Status:
     seconds_since_commit: float | None
     events: int
     rejected: int
+    word_counts_reset_at: str | None = None
 
 
 Rows = list[tuple[object, ...]]
@@ -72,13 +73,16 @@ def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
 
 
 def _status(conn: sqlite3.Connection) -> Status:
-    first, last, commit_at, events, rejected = conn.execute("SELECT * FROM ingest_status").fetchone()
+    first, last, commit_at, words_reset_at, events, rejected = conn.execute(
+        "SELECT * FROM ingest_status"
+    ).fetchone()
     return Status(
         first_event_time=first,
         last_event_time=last,
         seconds_since_commit=None if commit_at is None else max(0.0, time.time() - commit_at),
         events=events,
         rejected=rejected,
+        word_counts_reset_at=words_reset_at,
     )
 
 

@@ -46,6 +46,12 @@ _USER_MINUTE_UPSERT = """
     SELECT substr(key, 1, instr(key, '|') - 1), substr(key, instr(key, '|') + 1), value
     FROM json_each(?) WHERE true
     ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes"""
+# Rows are [word, form, posts] arrays: a form is letters only, but a word
+# comes from a lemmatiser's dictionary, so no separator is safe.
+_WORD_FORM_UPSERT = """
+    INSERT INTO word_forms (word, form, posts)
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+    ON CONFLICT (word, form) DO UPDATE SET posts = posts + excluded.posts"""
 _FAST_LIKER_UPSERT = """
     INSERT INTO fast_likers (user_id, likes, window_start, window_end) VALUES (?, ?, ?, ?)
     ON CONFLICT (user_id) DO UPDATE SET
@@ -122,6 +128,8 @@ class Store:
         execute(_USER_MINUTE_UPSERT, (orjson.dumps(batch.likes_by_user_minute),))
         self.conn.executemany(_FAST_LIKER_UPSERT, batch.fast_liker_rows())
         execute(_COUNTERS["word_counts"], (orjson.dumps(batch.word_posts),))
+        word_forms = [(word, form, n) for (word, form), n in batch.word_form_posts.items()]
+        execute(_WORD_FORM_UPSERT, (orjson.dumps(word_forms),))
         execute(_COUNTERS["posts_by_lang"], (orjson.dumps(batch.lang_posts),))
         execute(_COUNTERS["ingest_counts"], (orjson.dumps(batch.counts()),))
         self._write_state(batch)

@@ -1,37 +1,65 @@
 """Meaningful words of posts that mention "engineering" (SPEC §3, top words).
 
-nltk's RegexpTokenizer splits a post into URLs, domains, @mentions,
-hashtags and words; only hashtags and words can be meaningful. A word is a
-run of letters in any script, so digits, punctuation and emoji never count,
-and apostrophes split a word ("engineering's" -> "engineering", "s").
+Every post gets only the cheap substring test; nltk, the stop lists and the
+lemmatiser are loaded when the first post passes it, so they cost nothing at
+start-up or on the like path.
+
+nltk's RegexpTokenizer splits a post into URLs, domains, @mentions, hashtags
+and words; only hashtags and words can be meaningful. Inside those, a word
+is a run of letters of a script written with spaces: apostrophes split a
+word ("engineering's" -> "engineering", "s"), and runs of Han, kana, Thai,
+Lao, Khmer or Myanmar letters are not counted (we ship no segmenter for
+them, and a run of them is a phrase, not a word). Forms of one word are
+merged by simplemma's dictionaries for the post's languages, English last.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING
 
-import stopwordsiso
-from nltk.tokenize import RegexpTokenizer
+if TYPE_CHECKING:
+    from nltk.tokenize import RegexpTokenizer
 
 QUERY = "engineering"
 MIN_LENGTH = 3
 
-_TOKENS = RegexpTokenizer(
-    r"""
-      https?://\S+                               # URL
-    | www\.\S+                                   # bare URL
-    | @[\w.:-]+                                  # mention (handles have dots)
-    | (?:[\w-]+\.)+[^\W\d_]{2,}(?:/\S*)?\b       # domain, maybe with a path
-    | \#\w+                                      # hashtag
-    | \w+(?:['’]\w+)*                            # word, contractions kept whole
-    """,
-    flags=re.VERBOSE | re.UNICODE,
+# word (the merged, lemmatised form) -> the lowercased forms one post wrote it in
+Words = dict[str, set[str]]
+
+_NO_SPACE_SCRIPTS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f"  # Myanmar
+    "\u1780-\u17ff\u19e0-\u19ff"  # Khmer
+    "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"  # kana, iteration marks
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # Han
 )
-_LETTERS = re.compile(r"[^\W\d_]+")
+_LETTERS = re.compile(f"[^\\W\\d_{_NO_SPACE_SCRIPTS}]+")
 
 # stopwordsiso knows Norwegian as 'no' only; Bluesky clients also send these.
 _STOPWORD_ALIASES = {"nb": "no", "nn": "no", "fil": "tl", "iw": "he", "in": "id"}
+
+# stopwordsiso merges web-search lists, which drop topic words along with
+# function words. These are put back (SPEC §3 names the first of each).
+# French 'ai' (j'ai) is too short to count in lower case anyway, and in
+# capitals it is the acronym.
+_TOPIC_WORDS = {
+    "de": set("mensch menschen gott ordnung sache teil".split()),
+    "es": set(
+        "trabajo trabaja trabajais trabajamos trabajan trabajar trabajas empleo empleais emplean "
+        "emplear empleas valor pais país paìs estado estados".split()
+    ),
+    "fr": set(
+        "ai essai gens personne personnes mot parole pièce sujet valeur état force ouvert ouverte "
+        "ouverts".split()
+    ),
+    "pt": set(
+        "sistema trabalho trabalhar apoio caminho conselho viagem pessoas povo valor área obra grupo "
+        "nível número questão relação ponto pontos posição estado".split()
+    ),
+}
 
 
 def mentions_query(text: str) -> bool:
@@ -39,51 +67,95 @@ def mentions_query(text: str) -> bool:
     return QUERY in text.lower()
 
 
-def tokens(text: str) -> set[str]:
-    """Distinct lowercased word and hashtag tokens of `text` ('#' dropped).
-
-    URLs, domains and @mentions are not tokens; contractions stay whole
-    ("don't") so that they can be matched against stop-word lists.
-    """
-    found: set[str] = set()
-    for token in _TOKENS.tokenize(text):
-        if token[0] == "@" or not _is_word_token(token):
-            continue
-        found.add(token.removeprefix("#").lower().replace("’", "'"))
-    return found
-
-
-def meaningful_words(text: str, langs: set[str]) -> set[str] | None:
-    """Words of a qualifying post, or None when the post does not qualify.
+def meaningful_words(text: str, langs: set[str]) -> Words | None:
+    """The meaningful words of a qualifying post, or None when it does not qualify.
 
     A post qualifies when "engineering" is one of its words (whole word, any
-    case; a URL or mention containing it does not count). The query word,
-    stop words of English and of each declared language, and words shorter
-    than three letters are left out.
+    case; a URL, domain or mention containing it does not count). Left out:
+    the word "engineering" itself, stop words of English and of each
+    declared language (checked on the form and on the merged word), and
+    words shorter than three letters, except two capitals ("AI").
     """
     if not mentions_query(text):
         return None
     stop = _stopwords(frozenset(langs))
+    lemma_langs = _lemma_langs(frozenset(langs))
     qualifies = False
-    found: set[str] = set()
-    for token in tokens(text):
-        runs = _LETTERS.findall(token)
-        qualifies = qualifies or QUERY in runs
-        if token not in stop:
-            found.update(w for w in runs if len(w) >= MIN_LENGTH and w not in stop)
-    if not qualifies:
-        return None
-    found.discard(QUERY)
-    return found
+    found: Words = {}
+    for run in _letter_runs(text, stop):
+        form = run.lower()
+        if form == QUERY:
+            qualifies = True
+        elif form not in stop and (len(run) >= MIN_LENGTH or (len(run) == 2 and run.isupper())):
+            word = _lemma(run, lemma_langs)
+            if word not in stop:
+                found.setdefault(word, set()).add(form)
+    return found if qualifies else None
 
 
-def _is_word_token(token: str) -> bool:
-    # URLs and domains are matched before words; a word token has no '.' or '/'.
-    return "/" not in token and "." not in token
+def _letter_runs(text: str, stop: frozenset[str]) -> list[str]:
+    """Letter runs of the hashtags and words of `text`, case kept."""
+    runs: list[str] = []
+    for token in _tokenizer().tokenize(text):
+        if token[0] == "@" or "/" in token or "." in token:
+            continue  # a mention, URL or domain
+        word = token.removeprefix("#").replace("’", "'")
+        if word.lower() not in stop:  # whole contractions: "don't", "it's"
+            runs.extend(_LETTERS.findall(word))
+    return runs
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> RegexpTokenizer:
+    # Imported here: nltk takes ~0.6 s to import, and most runs see their
+    # first engineering post long after start-up.
+    from nltk.tokenize import RegexpTokenizer
+
+    return RegexpTokenizer(
+        r"""
+          https?://\S+                                   # URL
+        | www\.\S+                                       # bare URL
+        | @[\w.:-]+                                      # mention (handles have dots)
+        | (?:[\w-]+\.)+(?![A-Z])[^\W\d_]{2,}(?:/\S*)?\b  # domain; "end.Next" is two words
+        | \#\w+                                          # hashtag
+        | \w+(?:['’]\w+)*                                # word, contractions kept whole
+        """,
+        flags=re.VERBOSE | re.UNICODE,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _lemma(run: str, langs: tuple[str, ...]) -> str:
+    if run.isupper():
+        return run.lower()  # an acronym: dictionaries read "AI" as a verb, "AWS" as a plural
+    import simplemma
+
+    # The run keeps its case: German nouns and "LLMs" are found only so.
+    return simplemma.lemmatize(run, lang=langs).lower()
+
+
+@lru_cache(maxsize=256)
+def _lemma_langs(langs: frozenset[str]) -> tuple[str, ...]:
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    declared = sorted(lang for lang in langs if lang in SUPPORTED_LANGUAGES and lang != "en")
+    return (*declared, "en")
 
 
 @lru_cache(maxsize=256)
 def _stopwords(langs: frozenset[str]) -> frozenset[str]:
-    codes = {"en"} | {_STOPWORD_ALIASES.get(lang, lang) for lang in langs}
-    known = [code for code in codes if stopwordsiso.has_lang(code)]
-    return frozenset(word.lower() for word in stopwordsiso.stopwords(known))
+    import stopwordsiso
+
+    words = set(_english_stopwords())
+    for lang in langs - {"en"}:
+        code = _STOPWORD_ALIASES.get(lang, lang)
+        if stopwordsiso.has_lang(code):
+            words |= {w.lower() for w in stopwordsiso.stopwords(code)} - _TOPIC_WORDS.get(code, set())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _english_stopwords() -> frozenset[str]:
+    text = resources.files("blueskypipe").joinpath("data/stopwords-en.txt").read_text(encoding="utf-8")
+    lines = (line.partition("#")[0].strip() for line in text.splitlines())
+    return frozenset(line for line in lines if line)

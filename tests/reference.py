@@ -60,8 +60,17 @@ def posts_per_language(events: list[dict]) -> list[list[str]]:
     return [["lang", "posts"]] + [[lang, str(n)] for lang, n in rows]
 
 
-def top_words(word_sets: list[set[str]]) -> list[list[str]]:
-    """From the known meaningful words of each qualifying post."""
-    counts = Counter(w for words in word_sets for w in words)
-    rows = sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:10]
-    return [["word", "posts"]] + [[w, str(n)] for w, n in rows]
+def top_words(posts: list[dict[str, set[str]]]) -> list[list[str]]:
+    """From the known words of each qualifying post: {word: forms written}.
+
+    A word counts once per post; its label is the form written by the most
+    posts (ties: alphabetically first); rows by posts, then label.
+    """
+    counts = Counter(word for words in posts for word in words)
+    form_counts = Counter((word, form) for words in posts for word, forms in words.items() for form in forms)
+    labels = {}
+    for word in counts:
+        written = [(-n, form) for (w, form), n in form_counts.items() if w == word]
+        labels[word] = min(written)[1]
+    rows = sorted(((labels[w], n) for w, n in counts.items()), key=lambda r: (-r[1], r[0]))[:10]
+    return [["word", "posts"]] + [[label, str(n)] for label, n in rows]

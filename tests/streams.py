@@ -7,18 +7,35 @@ from datetime import datetime, timedelta
 
 from tests.conftest import did, event, post
 
-CONTENT = ["bridge", "rust", "python", "robot", "circuit", "turbine", "physics", "design", "chip", "sensor"]
-FILLER = ["the", "and", "with", "our", "this", "is"]  # English stop words
+# Each word with forms that simplemma merges into it (checked by hand against
+# its dictionaries for the languages below); the first form is the word.
+CONTENT = {
+    "bridge": ["bridge", "bridges", "Bridges"],
+    "rust": ["rust", "#Rust"],
+    "python": ["python", "Python"],
+    "robot": ["robot", "robots"],
+    "circuit": ["circuit", "circuits"],
+    "turbine": ["turbine", "turbines"],
+    "physics": ["physics"],
+    "design": ["design", "designs"],
+    "chip": ["chip", "chips"],
+    "sensor": ["sensor", "sensors"],
+    "ai": ["AI", "#AI"],
+}
+FILLER = ["the", "and", "with", "our", "this", "is", "it's", "just", "lol"]  # English stop words
 LANGS = [["en"], ["EN-us"], ["de"], ["pt-BR", "en"], [], None, ["ja"], ["bad_tag"]]
 
 
-def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[bytes], list[set[str]]]:
+Words = dict[str, set[str]]  # word -> the lowercased forms a post writes it in
+
+
+def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[bytes], list[Words]]:
     """n event lines, with fast likers, posts in several languages and
-    engineering posts; also the meaningful-word set of each qualifying post."""
+    engineering posts; also the meaningful words of each qualifying post."""
     rng = random.Random(seed)
     t = datetime.fromisoformat(start)
     lines: list[bytes] = []
-    word_sets: list[set[str]] = []
+    word_sets: list[Words] = []
     burster = 0
     while len(lines) < n:
         t += timedelta(microseconds=rng.randrange(0, 40_000))
@@ -44,9 +61,13 @@ def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[
     return lines, word_sets
 
 
-def _post_text(rng: random.Random) -> tuple[str, set[str] | None]:
-    words = set(rng.sample(CONTENT, rng.randrange(0, 5)))
-    parts = list(words) + rng.sample(FILLER, 2)
+def _post_text(rng: random.Random) -> tuple[str, Words | None]:
+    words: Words = {}
+    parts = rng.sample(FILLER, 2)
+    for word in rng.sample(sorted(CONTENT), rng.randrange(0, 5)):
+        forms = rng.sample(CONTENT[word], rng.randrange(1, min(3, len(CONTENT[word])) + 1))
+        parts += forms
+        words[word] = {form.removeprefix("#").lower() for form in forms}
     if rng.random() < 0.5:
         parts.append(rng.choice(["Engineering", "#engineering", "ENGINEERING!", "engineering's"]))
         rng.shuffle(parts)

@@ -42,7 +42,8 @@ def test_a_batch_holds_every_rollup_delta() -> None:
         f"2025-03-16 13:26|{did(1)}": 2,
         f"2025-03-16 13:27|{did(2)}": 1,
     }
-    assert batch.word_posts == {"bridge": 1, "rocks": 1}
+    assert batch.word_posts == {"bridge": 1, "rock": 1}
+    assert batch.word_form_posts == {("bridge", "bridge"): 1, ("rock", "rocks"): 1}
     assert batch.lang_posts == {"en": 1}
     assert batch.counts() == {
         "lines": 7,

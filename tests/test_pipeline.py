@@ -11,12 +11,12 @@ import pytest
 
 from tests import reference
 from tests.conftest import SAMPLE, Pipeline, event
-from tests.streams import stream
+from tests.streams import Words, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
 
 
-def expected_csvs(lines: list[bytes], word_sets: list[set[str]]) -> dict[str, list[list[str]]]:
+def expected_csvs(lines: list[bytes], word_sets: list[Words]) -> dict[str, list[list[str]]]:
     events = reference.valid_events(lines)
     return {
         "likes-per-minutes.csv": reference.likes_per_minute(events),
