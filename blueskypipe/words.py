@@ -131,7 +131,9 @@ def _lemma(run: str, langs: tuple[str, ...]) -> str:
     import simplemma
 
     # The run keeps its case: German nouns and "LLMs" are found only so.
-    return simplemma.lemmatize(run, lang=langs).lower()
+    # low_memory: the dictionaries of en, de, es, pt and fr would take ~400 MB
+    # as dicts; the compact form takes ~40 MB and lookups are cached above.
+    return simplemma.lemmatize(run, lang=langs, low_memory=True).lower()
 
 
 @lru_cache(maxsize=256)
