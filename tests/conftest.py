@@ -1,122 +1,12 @@
-"""Shared fixtures: real SQLite files in temp dirs, real executables."""
+"""Fixtures only: a temp database with the real executables around it."""
 
 from __future__ import annotations
 
-import csv
-import io
-import sqlite3
-import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 
-import orjson
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# 423 real events captured from ./bluesky (a copy of shared/samples/).
-SAMPLE = FIXTURES / "firehose-sample.jsonl"
-
-
-def event(
-    timestamp: str,
-    collection: str = "app.bsky.feed.like",
-    repo: str = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
-    record: dict | None = None,
-    action: str = "create",
-) -> bytes:
-    """One line in the exact shape ./bluesky prints."""
-    if record is None and collection == "app.bsky.feed.like":
-        record = {
-            "$type": collection,
-            "subject": {"cid": "bafyreia", "uri": "at://did:plc:x/app.bsky.feed.post/3kabc"},
-            "createdAt": timestamp + "Z",
-        }
-    obj = {
-        "timestamp": timestamp,
-        "action": action,
-        "path": f"{collection}/3lkiqjyvkqx2d",
-        "cid": "bafyreiehtwlksshhn5jluyzgovnbvi54",
-        "prev": None,
-        "py_type": "com.atproto.sync.subscribeRepos#repoOp",
-        "record": record,
-        "repo": repo,
-    }
-    return orjson.dumps(obj)
-
-
-def post(timestamp: str, text: str, langs: list[str] | None = None, repo: str = "did:plc:author") -> bytes:
-    record: dict = {"$type": "app.bsky.feed.post", "text": text, "createdAt": timestamp + "Z"}
-    if langs is not None:
-        record["langs"] = langs
-    return event(timestamp, "app.bsky.feed.post", repo, record)
-
-
-def did(n: int) -> str:
-    return f"did:plc:{n:024d}"
-
-
-def query(db: Path, sql: str, *params: object) -> int:
-    """One number from the database; 0 while the schema does not exist yet."""
-    try:
-        with sqlite3.connect(db) as conn:
-            row = conn.execute(sql, params).fetchone()
-    except sqlite3.OperationalError:  # not created yet, or killed before it was
-        return 0
-    return row[0] if row and row[0] is not None else 0
-
-
-def committed(db: Path, name: str = "lines") -> int:
-    """An `ingest_counts` counter as committed so far."""
-    return query(db, "select n from ingest_counts where name = ?", name)
-
-
-class Pipeline:
-    """Runs ./handle-stream and ./periodic against one temp database."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.db = tmp / "bluesky.db"
-        self.metrics = tmp / "metrics"
-
-    def ingest(
-        self, lines: Iterable[bytes] | bytes, *args: str, check: bool = True
-    ) -> subprocess.CompletedProcess:
-        data = lines if isinstance(lines, bytes) else b"".join(line + b"\n" for line in lines)
-        result = subprocess.run(
-            [str(ROOT / "handle-stream"), "--db", str(self.db), *args],
-            input=data,
-            capture_output=True,
-            timeout=300,
-            cwd=self.tmp,
-        )
-        if check:
-            assert result.returncode == 0, result.stderr.decode()
-        assert result.stdout == b"", "handle-stream must not write to stdout"
-        return result
-
-    def spawn(self, *args: str, stderr: int = subprocess.DEVNULL, **popen: object) -> subprocess.Popen:
-        """Start ./handle-stream on this database with stdin as a pipe."""
-        return subprocess.Popen(
-            [str(ROOT / "handle-stream"), "--db", str(self.db), *args],
-            stdin=subprocess.PIPE,
-            stderr=stderr,
-            **popen,  # type: ignore[arg-type]
-        )
-
-    def periodic(self, *args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [str(ROOT / "periodic"), "--db", str(self.db), "--metrics-dir", str(self.metrics), *args],
-            capture_output=True,
-            timeout=60,
-            cwd=self.tmp,
-        )
-        assert result.returncode == 0, result.stderr.decode()
-        return result
-
-    def csv(self, name: str) -> list[list[str]]:
-        text = (self.metrics / name).read_text(encoding="utf-8")
-        return list(csv.reader(io.StringIO(text)))
+from tests.helpers import Pipeline
 
 
 @pytest.fixture

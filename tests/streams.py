@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from tests.conftest import did, event, post
+from tests.helpers import did, event, post
 
 # Each word with forms that simplemma merges into it (checked by hand against
 # its dictionaries for the languages below); the first form is the word.

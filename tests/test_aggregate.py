@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blueskypipe.aggregate import Aggregator, Batch
-from tests.conftest import did, event, post
+from tests.helpers import did, event, post
 
 LIKE = "app.bsky.feed.like"
 

@@ -1,7 +1,8 @@
 """Fault injection with real processes, pipes and SQLite (make chaos).
 
-Each test proves one promise of SPEC §6. The figures they measure are
-appended to bench/out/chaos.json for the README's reliability table.
+Each test proves one promise of SPEC §6. The figures they measure go to
+the JSON file named by CHAOS_FIGURES, if set, for the README's
+reliability table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import random
 import resource
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,19 +20,19 @@ from pathlib import Path
 import pytest
 
 from tests import reference
-from tests.conftest import ROOT, Pipeline, committed, event, post, query
+from tests.helpers import ROOT, PeakRss, Pipeline, committed, event, post, query, simulate_to_file
 from tests.streams import stream
 
 pytestmark = pytest.mark.chaos
 
-FIGURES = ROOT / "bench" / "out" / "chaos.json"
-
 
 def record(name: str, **figures: object) -> None:
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    found = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    if not os.environ.get("CHAOS_FIGURES"):
+        return
+    path = Path(os.environ["CHAOS_FIGURES"])
+    found = json.loads(path.read_text()) if path.exists() else {}
     found[name] = figures
-    FIGURES.write_text(json.dumps(found, indent=2))
+    path.write_text(json.dumps(found, indent=2))
 
 
 def integrity(db: Path) -> str:
@@ -62,32 +62,6 @@ def finish(proc: subprocess.Popen) -> bytes:
     stderr = proc.stderr.read()
     proc.wait(timeout=120)
     return stderr
-
-
-class PeakRss:
-    """Samples VmHWM of a running process. Unlike ru_maxrss of a child, it
-    does not count the memory of the (large) test process it forked from."""
-
-    def __init__(self, pid: int) -> None:
-        self.status = Path(f"/proc/{pid}/status")
-        self.peak_kb = 0
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while True:
-            try:
-                text = self.status.read_text()
-            except OSError:
-                return
-            for line in text.splitlines():
-                if line.startswith("VmHWM:"):
-                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-            time.sleep(0.02)
-
-    def megabytes(self) -> float:
-        self._thread.join(timeout=5)
-        return self.peak_kb * 1024 / 1e6
 
 
 def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
@@ -126,18 +100,6 @@ def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
     record("kill_9", kills=20, integrity="ok", final_counts="exact", lines=len(lines))
 
 
-def simulated(tmp: Path, count: int, seed: int) -> Path:
-    path = tmp / f"simulated-{count}-{seed}.jsonl"
-    with path.open("wb") as out:
-        subprocess.run(
-            [sys.executable, "-m", "blueskypipe.simulate", "--count", str(count), "--seed", str(seed)],
-            stdout=out,
-            check=True,
-            cwd=ROOT,
-        )
-    return path
-
-
 def ingest_seconds(pipeline: Pipeline, source: Path) -> float:
     started = time.monotonic()
     with source.open("rb") as stdin:
@@ -151,7 +113,7 @@ def ingest_seconds(pipeline: Pipeline, source: Path) -> float:
 
 
 def test_reader_holding_a_snapshot_for_30_seconds(pipeline: Pipeline) -> None:
-    source = simulated(pipeline.tmp, 600_000, seed=19)
+    source = simulate_to_file(pipeline.tmp / "events.jsonl", 600_000, 19)
     alone = ingest_seconds(pipeline, source)
     # A sqlite3 shell that opens a read transaction and sits on it for 30 s.
     shell = subprocess.Popen(
@@ -314,72 +276,3 @@ def test_bad_input_corpus(pipeline: Pipeline) -> None:
         stderr_lines=stderr.count(b"\n"),
         peak_rss_mb=round(peak_mb),
     )
-
-
-def test_formula_like_values_never_reach_a_csv(pipeline: Pipeline) -> None:
-    lines = [
-        post("2025-03-16T12:00:00", "engineering =cmd|' /C calc'!A0 +rust -sum @evil", ["=1+1"]),
-        post("2025-03-16T12:00:01", "engineering rocks", ["+en", "-de", "@fr"]),
-    ] + [event(f"2025-03-16T12:00:{s:02d}.5", repo="did:plc:=evil") for s in range(55)]
-    pipeline.ingest(lines)
-    pipeline.periodic()
-    for name in ("top-10-word.csv", "posts-per-language.csv", "fast-likers.csv"):
-        for row in pipeline.csv(name)[1:]:
-            assert row[0][:1] not in ("=", "+", "-", "@"), (name, row)
-    assert pipeline.csv("posts-per-language.csv")[1:] == [["invalid", "2"]]
-
-
-def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline) -> None:
-    with sqlite3.connect(pipeline.db) as conn:
-        conn.executescript((ROOT / "tests" / "fixtures" / "schema-v0.sql").read_text())
-        conn.execute("insert into likes_by_minute values ('2025-03-16 12:00', 42)")
-    pipeline.periodic()
-    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "42"]]
-    assert query(pipeline.db, "pragma user_version") >= 1
-    pipeline.ingest([event("2025-03-16T12:00:30")])
-    pipeline.periodic()
-    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]
-
-
-def test_periodic_with_an_unwritable_metrics_dir(pipeline: Pipeline) -> None:
-    pipeline.ingest([event("2025-03-16T12:00:30")])
-    blocked = pipeline.tmp / "not-a-dir"
-    blocked.write_text("a file where the folder should be")
-    result = subprocess.run(
-        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(blocked)],
-        capture_output=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert result.stderr.startswith(b"periodic: error: cannot write metrics to")
-    assert result.stderr.count(b"\n") == 1
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
-def test_periodic_with_a_read_only_metrics_dir(pipeline: Pipeline) -> None:
-    pipeline.ingest([event("2025-03-16T12:00:30")])
-    pipeline.metrics.mkdir()
-    pipeline.metrics.chmod(0o555)
-    result = subprocess.run(
-        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)],
-        capture_output=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert b"cannot write metrics" in result.stderr
-
-
-def test_concurrent_periodic_runs(pipeline: Pipeline) -> None:
-    lines, _ = stream(seed=37, n=20_000)
-    pipeline.ingest(lines)
-    command = [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)]
-    for _ in range(10):
-        procs = [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(4)
-        ]
-        for proc in procs:
-            _, stderr = proc.communicate(timeout=60)
-            assert proc.returncode == 0, stderr.decode()
-    expected = reference.likes_per_minute(reference.valid_events(lines))
-    assert pipeline.csv("likes-per-minutes.csv") == expected
-    assert not [p for p in pipeline.metrics.iterdir() if p.name.startswith(".")], "temp files left behind"

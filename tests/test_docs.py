@@ -8,7 +8,7 @@ import pytest
 
 from blueskypipe.cli import handle_stream_parser, periodic_parser, simulate_parser
 from blueskypipe.export import METRICS
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests import reference
-from tests.conftest import SAMPLE, Pipeline, event
+from tests.helpers import SAMPLE, Pipeline, event
 from tests.streams import Words, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]

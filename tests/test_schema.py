@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.conftest import FIXTURES, Pipeline, post, query
+from tests.helpers import FIXTURES, Pipeline, event, post, query
 
 
 def v1_database(pipeline: Pipeline) -> None:
@@ -49,3 +49,15 @@ def test_upgrading_twice_changes_nothing(pipeline: Pipeline) -> None:
     status = pipeline.periodic().stdout.decode()
     assert pipeline.csv("top-10-word.csv")[1:] == [["bridge", "2"]]
     assert "top words counted since" not in status
+
+
+def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline) -> None:
+    with sqlite3.connect(pipeline.db) as conn:
+        conn.executescript((FIXTURES / "schema-v0.sql").read_text())
+        conn.execute("insert into likes_by_minute values ('2025-03-16 12:00', 42)")
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "42"]]
+    assert query(pipeline.db, "pragma user_version") >= 1
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]

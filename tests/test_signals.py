@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, Pipeline, committed, event
+from tests.helpers import ROOT, Pipeline, committed, event
 from tests.streams import stream
 
 # An upstream like ./bluesky: prints the lines of a file, says so in a marker

@@ -11,7 +11,7 @@ import pytest
 
 from blueskypipe.simulate import Simulator, _Timestamps
 from tests import reference
-from tests.conftest import ROOT, SAMPLE, Pipeline
+from tests.helpers import ROOT, SAMPLE, Pipeline
 
 
 def simulate(*args: str) -> bytes:

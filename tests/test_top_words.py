@@ -7,8 +7,8 @@ import pytest
 from blueskypipe import langs
 from blueskypipe.words import meaningful_words
 from tests import reference
-from tests.conftest import Pipeline, post
 from tests.engineering_posts import POSTS, expected_words, langs_of
+from tests.helpers import Pipeline, post
 
 
 def test_the_corpus_is_large_and_varied() -> None:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from blueskypipe.words import meaningful_words
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 EN = {"en"}
 
@@ -166,7 +166,7 @@ def test_word_tools_load_only_for_a_qualifying_post() -> None:
     script = """
 import sys
 from blueskypipe.aggregate import Aggregator
-from tests.conftest import event, post
+from tests.helpers import event, post
 heavy = ("nltk", "simplemma", "stopwordsiso")
 agg = Aggregator()
 agg.add_lines([event("2025-03-16T12:00:00"), post("2025-03-16T12:00:01", "an engine, no query word")])

@@ -1,0 +1,172 @@
+"""Builders and helpers the tests (and bench/run.py) share: events in the
+exact shape of ./bluesky, the real executables on a temp database, and a
+peak-RSS sampler."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# 423 real events captured from ./bluesky (a copy of shared/samples/).
+SAMPLE = FIXTURES / "firehose-sample.jsonl"
+
+
+def event(
+    timestamp: str,
+    collection: str = "app.bsky.feed.like",
+    repo: str = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
+    record: dict | None = None,
+    action: str = "create",
+) -> bytes:
+    """One line in the exact shape ./bluesky prints."""
+    if record is None and collection == "app.bsky.feed.like":
+        record = {
+            "$type": collection,
+            "subject": {"cid": "bafyreia", "uri": "at://did:plc:x/app.bsky.feed.post/3kabc"},
+            "createdAt": timestamp + "Z",
+        }
+    obj = {
+        "timestamp": timestamp,
+        "action": action,
+        "path": f"{collection}/3lkiqjyvkqx2d",
+        "cid": "bafyreiehtwlksshhn5jluyzgovnbvi54",
+        "prev": None,
+        "py_type": "com.atproto.sync.subscribeRepos#repoOp",
+        "record": record,
+        "repo": repo,
+    }
+    return orjson.dumps(obj)
+
+
+def post(timestamp: str, text: str, langs: list[str] | None = None, repo: str = "did:plc:author") -> bytes:
+    record: dict = {"$type": "app.bsky.feed.post", "text": text, "createdAt": timestamp + "Z"}
+    if langs is not None:
+        record["langs"] = langs
+    return event(timestamp, "app.bsky.feed.post", repo, record)
+
+
+def did(n: int) -> str:
+    return f"did:plc:{n:024d}"
+
+
+def query(db: Path, sql: str, *params: object) -> int:
+    """One number from the database; 0 while the schema does not exist yet."""
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(sql, params).fetchone()
+    except sqlite3.OperationalError:  # not created yet, or killed before it was
+        return 0
+    return row[0] if row and row[0] is not None else 0
+
+
+def committed(db: Path, name: str = "lines") -> int:
+    """An `ingest_counts` counter as committed so far."""
+    return query(db, "select n from ingest_counts where name = ?", name)
+
+
+class Pipeline:
+    """Runs ./handle-stream and ./periodic against one temp database."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.db = tmp / "bluesky.db"
+        self.metrics = tmp / "metrics"
+
+    def ingest(
+        self, lines: Iterable[bytes] | bytes, *args: str, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        data = lines if isinstance(lines, bytes) else b"".join(line + b"\n" for line in lines)
+        result = subprocess.run(
+            [str(ROOT / "handle-stream"), "--db", str(self.db), *args],
+            input=data,
+            capture_output=True,
+            timeout=300,
+            cwd=self.tmp,
+        )
+        if check:
+            assert result.returncode == 0, result.stderr.decode()
+        assert result.stdout == b"", "handle-stream must not write to stdout"
+        return result
+
+    def spawn(self, *args: str, stderr: int = subprocess.DEVNULL, **popen: object) -> subprocess.Popen:
+        """Start ./handle-stream on this database with stdin as a pipe."""
+        return subprocess.Popen(
+            [str(ROOT / "handle-stream"), "--db", str(self.db), *args],
+            stdin=subprocess.PIPE,
+            stderr=stderr,
+            **popen,  # type: ignore[arg-type]
+        )
+
+    def periodic(self, *args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(ROOT / "periodic"), "--db", str(self.db), "--metrics-dir", str(self.metrics), *args],
+            capture_output=True,
+            timeout=60,
+            cwd=self.tmp,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        return result
+
+    def csv(self, name: str) -> list[list[str]]:
+        text = (self.metrics / name).read_text(encoding="utf-8")
+        return list(csv.reader(io.StringIO(text)))
+
+
+class PeakRss:
+    """Samples VmHWM of a running process. Unlike ru_maxrss of a child, it
+    does not count the memory of the (large) process it was forked from."""
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak_kb = 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while True:
+            try:
+                text = self.status.read_text()
+            except OSError:
+                return  # the process is gone and reaped
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(0.02)
+
+    def megabytes(self) -> float:
+        """The peak so far; after the process was reaped, its final peak."""
+        self._thread.join(timeout=5)
+        return self.peak_kb * 1024 / 1e6
+
+
+def simulate_to_file(path: Path, count: int, seed: int, *args: str) -> Path:
+    """Write `count` simulated events to `path` with `python -m blueskypipe simulate`."""
+    with path.open("wb") as out:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "blueskypipe",
+                "simulate",
+                "--count",
+                str(count),
+                "--seed",
+                str(seed),
+                *args,
+            ],
+            stdout=out,
+            check=True,
+            cwd=ROOT,
+        )
+    return path

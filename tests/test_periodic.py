@@ -1,0 +1,69 @@
+"""periodic's edges: hostile values, metrics folders it cannot write, runs at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests import reference
+from tests.helpers import ROOT, Pipeline, event, post
+from tests.streams import stream
+
+
+def test_formula_like_values_never_reach_a_csv(pipeline: Pipeline) -> None:
+    lines = [
+        post("2025-03-16T12:00:00", "engineering =cmd|' /C calc'!A0 +rust -sum @evil", ["=1+1"]),
+        post("2025-03-16T12:00:01", "engineering rocks", ["+en", "-de", "@fr"]),
+    ] + [event(f"2025-03-16T12:00:{s:02d}.5", repo="did:plc:=evil") for s in range(55)]
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    for name in ("top-10-word.csv", "posts-per-language.csv", "fast-likers.csv"):
+        for row in pipeline.csv(name)[1:]:
+            assert row[0][:1] not in ("=", "+", "-", "@"), (name, row)
+    assert pipeline.csv("posts-per-language.csv")[1:] == [["invalid", "2"]]
+
+
+def test_periodic_with_an_unwritable_metrics_dir(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    blocked = pipeline.tmp / "not-a-dir"
+    blocked.write_text("a file where the folder should be")
+    result = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(blocked)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"periodic: error: cannot write metrics to")
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders anyway")
+def test_periodic_with_a_read_only_metrics_dir(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:30")])
+    pipeline.metrics.mkdir()
+    pipeline.metrics.chmod(0o555)
+    result = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert b"cannot write metrics" in result.stderr
+
+
+def test_concurrent_periodic_runs(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=37, n=20_000)
+    pipeline.ingest(lines)
+    command = [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)]
+    for _ in range(10):
+        procs = [
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(4)
+        ]
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=60)
+            assert proc.returncode == 0, stderr.decode()
+    expected = reference.likes_per_minute(reference.valid_events(lines))
+    assert pipeline.csv("likes-per-minutes.csv") == expected
+    assert not [p for p in pipeline.metrics.iterdir() if p.name.startswith(".")], "temp files left behind"
