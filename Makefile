@@ -25,7 +25,7 @@ format: setup
 
 # Not part of `make test`: several minutes, and its numbers mean little on a busy machine.
 bench: setup
-	$(RUN) python bench/run.py
+	$(RUN) python -m bench.run
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out

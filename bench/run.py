@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.helpers import PeakRss, simulate_to_file
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
@@ -63,23 +65,7 @@ def generate(name: str, n: int) -> Path:
     path = OUT / f"events-{name}.jsonl"
     if not path.exists() or path.stat().st_size == 0:
         print(f"bench: generating {path.name}", file=sys.stderr)
-        with path.open("wb") as out:
-            subprocess.run(
-                [
-                    PYTHON,
-                    "-m",
-                    "blueskypipe.simulate",
-                    "--count",
-                    str(n),
-                    "--seed",
-                    "1",
-                    "--fast-likers",
-                    "20",
-                ],
-                stdout=out,
-                check=True,
-                cwd=ROOT,
-            )
+        simulate_to_file(path, n, 1, "--fast-likers", "20")
     _warm(path)
     return path
 
@@ -102,28 +88,13 @@ def timed(command: list[str], stdin: Path) -> tuple[float, int]:
     with stdin.open("rb") as source:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdin=source, stderr=subprocess.DEVNULL, cwd=OUT)
-        peak = _peak_rss(proc)
+        peak = PeakRss(proc.pid)
+        proc.wait()
         elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         msg = f"bench: {command[0]} failed"
         raise SystemExit(msg)
-    return elapsed, peak
-
-
-def _peak_rss(proc: subprocess.Popen) -> int:  # type: ignore[type-arg]
-    """Wait for `proc`, sampling its VmHWM (ru_maxrss of a child would also
-    count the memory of the process it was forked from)."""
-    status = Path(f"/proc/{proc.pid}/status")
-    peak_kb = 0
-    while proc.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return peak_kb * 1024
+    return elapsed, int(peak.megabytes() * 1e6)
 
 
 def handle_stream(db: Path, *args: str) -> list[str]:
@@ -138,7 +109,7 @@ def simulator_rate() -> dict[str, float]:
     n = 1_000_000
     started = time.perf_counter()
     subprocess.run(
-        [PYTHON, "-m", "blueskypipe.simulate", "--count", str(n), "--seed", "2"],
+        [PYTHON, "-m", "blueskypipe", "simulate", "--count", str(n), "--seed", "2"],
         stdout=subprocess.DEVNULL,
         check=True,
         cwd=ROOT,

@@ -14,32 +14,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blueskypipe import langs, words
-from blueskypipe.events import LIKE, POST, Event, Rejected, format_micros, parse_line
-from blueskypipe.windows import SPAN_MICROS, LikeWindows, Peak
+from blueskypipe.events import LIKE, POST, Event, Rejected, parse_line
+from blueskypipe.windows import SPAN_MICROS, LikeWindows, Peak, WindowSnapshot
 
 OnReject = Callable[[str, bytes], None]
 
 
 @dataclass
 class Batch:
-    """Counter deltas of a run of lines, written in one transaction."""
+    """Counter deltas of a run of lines, written in one transaction.
 
+    The rollup fields are named after the tables they feed. The last batch
+    of a run also carries the fast-liker windows, so that the next run
+    resumes them.
+    """
+
+    likes_by_minute: dict[str, int] = field(default_factory=dict)
+    likes_by_user_minute: dict[str, int] = field(default_factory=dict)  # 'minute|user'
+    fast_likers: dict[str, Peak] = field(default_factory=dict)
+    word_counts: Counter[str] = field(default_factory=Counter)
+    word_forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
+    posts_by_lang: Counter[str] = field(default_factory=Counter)
+
+    # ingest statistics
     lines: int = 0
     rejected: int = 0
     ignored_actions: int = 0
     engineering_posts: int = 0
-    rejects: Counter[str] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)  # by reason
     by_collection: dict[str, int] = field(default_factory=dict)
-    likes_by_minute: dict[str, int] = field(default_factory=dict)
-    likes_by_user_minute: dict[str, int] = field(default_factory=dict)  # 'minute|user'
-
-    fast_likers: dict[str, Peak] = field(default_factory=dict)
-    word_posts: Counter[str] = field(default_factory=Counter)
-    word_form_posts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
-    lang_posts: Counter[str] = field(default_factory=Counter)
     first_event_time: str | None = None
     last_event_time: str | None = None
     newest_minute: str | None = None
+
+    windows: WindowSnapshot | None = None
 
     @property
     def events(self) -> int:
@@ -49,26 +57,6 @@ class Batch:
         """Count a rejected line (the caller counts it in `lines`)."""
         self.rejected += 1
         self.rejects[reason] += 1
-
-    def counts(self) -> dict[str, int]:
-        """The `ingest_counts` deltas of this batch, zeros left out."""
-        counts = {
-            "lines": self.lines,
-            "events": self.events,
-            "rejected": self.rejected,
-            "ignored_action": self.ignored_actions,
-            "engineering_posts": self.engineering_posts,
-        }
-        counts.update(("rejected:" + reason, n) for reason, n in self.rejects.items())
-        counts.update(("collection:" + name, n) for name, n in self.by_collection.items())
-        return {name: n for name, n in counts.items() if n}
-
-    def fast_liker_rows(self) -> list[tuple[str, int, str, str]]:
-        """(user, likes, window start, window end) for the fast_likers upsert."""
-        return [
-            (user, p.likes, format_micros(p.start), format_micros(p.end))
-            for user, p in self.fast_likers.items()
-        ]
 
 
 class Aggregator:
@@ -144,9 +132,9 @@ class Aggregator:
     def _add_post(self, record: dict[str, Any] | None) -> None:
         record = record or {}
         post_langs = langs.labels(record.get("langs"))
-        lang_posts = self.batch.lang_posts
+        posts_by_lang = self.batch.posts_by_lang
         for lang in post_langs:  # Counter.update would be a slow Python-level loop
-            lang_posts[lang] += 1
+            posts_by_lang[lang] += 1
         text = record.get("text")
         if not text:
             return
@@ -154,12 +142,15 @@ class Aggregator:
         if found is not None:
             batch = self.batch
             batch.engineering_posts += 1
-            batch.word_posts.update(found.keys())
-            batch.word_form_posts.update((word, form) for word, forms in found.items() for form in forms)
+            batch.word_counts.update(found.keys())
+            batch.word_forms.update((word, form) for word, forms in found.items() for form in forms)
 
-    def take_batch(self) -> Batch:
-        """Hand over the current batch and start an empty one."""
+    def take_batch(self, final: bool = False) -> Batch:
+        """Hand over the current batch and start an empty one; the `final`
+        batch of a run carries a snapshot of the fast-liker windows."""
         batch, self.batch = self.batch, Batch()
+        if final:
+            batch.windows = self.windows.snapshot()
         # A sweep walks every held user, so do it a few times per window span
         # rather than on every batch; memory stays bounded all the same.
         if abs(self._now_micros - self._evicted_at) >= SPAN_MICROS // 4:

@@ -1,6 +1,7 @@
-"""Command-line entry points of ./handle-stream and ./periodic.
+"""Command-line entry points: `handle-stream`, `periodic` and `python -m blueskypipe simulate`.
 
-The only place that parses argv, prints, handles signals and exits.
+The only place that parses argv, prints, handles signals and exits. The
+launchers ./handle-stream and ./periodic run `python -m blueskypipe COMMAND`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,44 @@ DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
 
 
-def _common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+class _EnvOptions:
+    """Options that may also come from the environment, checked exactly like the
+    flag (as datasette's `envvar=` options are): a bad value is a one-line
+    error that names the variable, exit status 2, never a traceback."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+        self._options: dict[str, tuple[str, Callable[[str], object], object]] = {}
+
+    def add(self, flag: str, env: str, parse: Callable[[str], object], default: object, text: str) -> None:
+        """Add `flag`; when it is not given, `env` is read and checked by `parse`."""
+        action = self.parser.add_argument(flag, type=parse, default=None, help=text)
+        self._options[action.dest] = (env, parse, default)
+
+    def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
+        args = self.parser.parse_args(argv)
+        for dest, (env, parse, default) in self._options.items():
+            if getattr(args, dest) is None:
+                setattr(args, dest, self._from_env(env, parse, default))
+        return args
+
+    def _from_env(self, env: str, parse: Callable[[str], object], default: object) -> object:
+        raw = os.environ.get(env)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            self.parser.exit(2, f"{self.parser.prog}: error: {env}={raw!r}: {exc}\n")
+
+
+def _db_option(options: _EnvOptions) -> None:
+    options.add(
         "--db",
-        type=Path,
-        default=Path(os.environ.get("BLUESKY_DB", DEFAULT_DB)),
-        help="SQLite database (env BLUESKY_DB; default: ./bluesky.db)",
+        "BLUESKY_DB",
+        Path,
+        Path(DEFAULT_DB),
+        "SQLite database (env BLUESKY_DB; default: ./bluesky.db)",
     )
 
 
@@ -39,7 +72,11 @@ def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
     """An argparse type: a number of `kind` greater than zero."""
 
     def parse(text: str) -> Number:
-        value = kind(text)
+        try:
+            value = kind(text)
+        except ValueError:
+            msg = f"not a number: {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
         if value <= 0:
             msg = f"must be greater than 0, not {text}"
             raise argparse.ArgumentTypeError(msg)
@@ -53,24 +90,29 @@ def _log(message: str) -> None:
     print(f"handle-stream: {message}", file=sys.stderr, flush=True)
 
 
-def handle_stream_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="handle-stream",
-        description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
+def handle_stream_options() -> _EnvOptions:
+    options = _EnvOptions(
+        argparse.ArgumentParser(
+            prog="handle-stream",
+            description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
+        )
     )
-    _common_args(parser)
-    parser.add_argument(
+    _db_option(options)
+    options.add(
         "--retention-minutes",
-        type=_positive(int),
-        default=int(os.environ.get("BLUESKY_RETENTION_MINUTES", "60")),
-        help="minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
+        "BLUESKY_RETENTION_MINUTES",
+        _positive(int),
+        60,
+        "minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
     )
-    parser.add_argument(
+    options.add(
         "--batch-size",
-        type=_positive(int),
-        default=int(os.environ.get("BLUESKY_BATCH_SIZE", "20000")),
-        help="commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
+        "BLUESKY_BATCH_SIZE",
+        _positive(int),
+        20_000,
+        "commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
     )
+    parser = options.parser
     parser.add_argument(
         "--flush-interval",
         type=_positive(float),
@@ -83,12 +125,12 @@ def handle_stream_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds between progress lines on stderr (default 10)",
     )
-    return parser
+    return options
 
 
 def handle_stream(argv: list[str] | None = None) -> int:
     """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
-    args = handle_stream_parser().parse_args(argv)
+    args = handle_stream_options().parse_args(argv)
 
     try:
         # Imported here so that --help answers at once.
@@ -99,21 +141,21 @@ def handle_stream(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
-    try:
-        store = Store(args.db, retention_minutes=args.retention_minutes)
-    except StoreError as exc:
-        _log(f"error: {exc}")
-        return 1
     options = Options(
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
     )
+    try:
+        store = Store(args.db, retention_minutes=args.retention_minutes)
+        ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
+    except StoreError as exc:
+        _log(f"error: {exc}")
+        return 1
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: ingest.request_stop())
     # Past a file-size limit the kernel would kill us outright; ignored, the
@@ -132,24 +174,25 @@ def handle_stream(argv: list[str] | None = None) -> int:
     return 0
 
 
-def periodic_parser() -> argparse.ArgumentParser:
+def periodic_options() -> _EnvOptions:
     parser = argparse.ArgumentParser(
-        prog="periodic",
-        description="Export the metrics of bluesky.db to metrics/*.csv.",
+        prog="periodic", description="Export the metrics of bluesky.db to metrics/*.csv."
     )
-    _common_args(parser)
-    parser.add_argument(
+    options = _EnvOptions(parser)
+    _db_option(options)
+    options.add(
         "--metrics-dir",
-        type=Path,
-        default=Path(os.environ.get("BLUESKY_METRICS_DIR", DEFAULT_METRICS_DIR)),
-        help="folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
+        "BLUESKY_METRICS_DIR",
+        Path,
+        Path(DEFAULT_METRICS_DIR),
+        "folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
     )
-    return parser
+    return options
 
 
 def periodic(argv: list[str] | None = None) -> int:
     """Export the metric views to CSV files and print a status for `watch`."""
-    args = periodic_parser().parse_args(argv)
+    args = periodic_options().parse_args(argv)
 
     from blueskypipe.export import ExportError, read_metrics, write_csvs
 
@@ -185,7 +228,7 @@ def _status_text(
 
 def simulate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m blueskypipe.simulate",
+        prog="python -m blueskypipe simulate",
         description="Print synthetic Bluesky events in the exact format of ./bluesky.",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
 SCHEMA_VERSION = 2
@@ -19,15 +19,33 @@ SCHEMA_VERSION = 2
 READER_BUSY_MS = 5000
 
 
-def connect(path: Path, busy_timeout_ms: int = READER_BUSY_MS) -> sqlite3.Connection:
+def connect(
+    path: Path, busy_timeout_ms: int = READER_BUSY_MS, check_same_thread: bool = True
+) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with busy_timeout set."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def schema_sql() -> str:
+    """schema.sql: the top-level file in a checkout, shipped inside the wheel
+    (blueskypipe/schema.sql links to it in the repo)."""
+    return resources.files("blueskypipe").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Bring the database to SCHEMA_VERSION: create it, or upgrade an older one.
+
+    Every change to schema.sql raises SCHEMA_VERSION, so a database at the
+    current version needs nothing more than this one cheap read.
+    """
+    if schema_version(conn) < SCHEMA_VERSION:
+        apply_schema(conn)
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
@@ -39,7 +57,7 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = schema_version(conn)
-        for statement in _statements(SCHEMA_PATH.read_text(encoding="utf-8")):
+        for statement in _statements(schema_sql()):
             conn.execute(statement)
         _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -29,7 +29,7 @@ MAX_LANGS = 16
 _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%-]{1,2000}")
 _NSID = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
 
-_MICROS_PER_DAY = 86_400_000_000
+MICROS_PER_DAY = 86_400_000_000
 
 
 class Rejected(ValueError):
@@ -125,7 +125,7 @@ class _TimestampParser:
         # Formatted by hand: strftime('%Y') does not zero-pad years below 1000.
         minute = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
         seconds = (dt.hour * 60 + dt.minute) * 60 + dt.second
-        base = dt.toordinal() * _MICROS_PER_DAY + seconds * 1_000_000
+        base = dt.toordinal() * MICROS_PER_DAY + seconds * 1_000_000
         if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):
             self._second, self._minute, self._base = value[:19], minute, base
         return minute, base + dt.microsecond
@@ -162,11 +162,3 @@ def _check_post(record: dict[str, Any]) -> None:
         or not all(isinstance(tag, str) for tag in langs)
     ):
         raise Rejected("bad_langs")
-
-
-def format_micros(micros: int) -> str:
-    """Inverse of the `micros` field: naive ISO-8601 with microseconds."""
-    days, rest = divmod(micros, _MICROS_PER_DAY)
-    seconds, micro = divmod(rest, 1_000_000)
-    day = datetime.fromordinal(days)
-    return f"{day:%Y-%m-%d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"

@@ -35,7 +35,6 @@ class ExportError(Exception):
 class Status:
     """Freshness and volume figures for the status line of `periodic`."""
 
-    first_event_time: str | None
     last_event_time: str | None
     seconds_since_commit: float | None
     events: int
@@ -53,12 +52,9 @@ def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
     try:
         conn = db.connect(db_path)
         try:
+            db.ensure_schema(conn)
             # One read transaction, so all four files come from one snapshot.
             conn.execute("BEGIN")
-            if db.schema_version(conn) < db.SCHEMA_VERSION:
-                conn.execute("COMMIT")
-                db.apply_schema(conn)
-                conn.execute("BEGIN")
             rows = {
                 name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()
             }
@@ -73,11 +69,10 @@ def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
 
 
 def _status(conn: sqlite3.Connection) -> Status:
-    first, last, commit_at, words_reset_at, events, rejected = conn.execute(
-        "SELECT * FROM ingest_status"
+    last, commit_at, words_reset_at, events, rejected = conn.execute(
+        "SELECT last_event_time, last_commit_at, word_counts_reset_at, events, rejected FROM ingest_status"
     ).fetchone()
     return Status(
-        first_event_time=first,
         last_event_time=last,
         seconds_since_commit=None if commit_at is None else max(0.0, time.time() - commit_at),
         events=events,

@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from blueskypipe.aggregate import Aggregator, Batch
-from blueskypipe.events import LIKE, MAX_LINE_BYTES, POST
+from blueskypipe.events import LIKE, POST
+from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
 from blueskypipe.store import Store
+from blueskypipe.windows import LikeWindows
 from blueskypipe.writer import BackgroundWriter
 
 Log = Callable[[str], None]
 
-# How many rejected lines are shown in full before only summaries follow.
-SHOW_REJECTED = 5
 # While stopping, this long without input means the pipe is drained.
 DRAIN_QUIET_SECONDS = 0.2
 # How often a batch that waits for the busy writer checks on it.
@@ -47,18 +47,19 @@ class Options:
 
 
 class Totals:
-    """What has been committed so far, for progress lines and the summary."""
+    """What has been committed so far, for progress lines and the summary.
+    Changed on the main thread only (the writer reports commits there)."""
 
     def __init__(self) -> None:
         self.lines = 0
         self.events = 0
-        self.counts: Counter[str] = Counter()
+        self.by_collection: Counter[str] = Counter()
         self.last_event_time: str | None = None
 
     def add(self, batch: Batch) -> None:
         self.lines += batch.lines
         self.events += batch.events
-        self.counts.update(batch.counts())
+        self.by_collection.update(batch.by_collection)
         self.last_event_time = batch.last_event_time or self.last_event_time
 
     @property
@@ -66,8 +67,8 @@ class Totals:
         return self.lines - self.events
 
     def describe(self) -> str:
-        likes = self.counts["collection:" + LIKE]
-        posts = self.counts["collection:" + POST]
+        likes = self.by_collection[LIKE]
+        posts = self.by_collection[POST]
         return (
             f"{self.events:,} events (likes {likes:,}, posts {posts:,}, "
             f"other {self.events - likes - posts:,}), {self.rejected:,} rejected, "
@@ -91,11 +92,11 @@ class Ingest:
         self.log = log
         self.options = options or Options()
         self.clock = clock
-        self.aggregator = Aggregator()
+        # The windows a graceful stop saved; raises StoreError if unreadable.
+        self.aggregator = Aggregator(LikeWindows(store.take_windows()))
         self.totals = Totals()
+        self.rejects = RejectLog(log)
         self._stop_at: float | None = None
-        self._shown_rejects = 0
-        self._unreported_rejects: Counter[str] = Counter()
 
     def request_stop(self) -> None:
         """First call: drain the pipe briefly, then stop. Second call: stop now."""
@@ -108,18 +109,17 @@ class Ingest:
     def run(self) -> Totals:
         """Ingest until end of input or a stop request; raise StoreError if writing fails
         (or a lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end)."""
-        self.aggregator.windows.restore(self.store.take_windows())
         self.log(f"reading stdin into {self.store.path}")
         writer = BackgroundWriter(self.store, self.totals.add, self.log)
         try:
             self._loop(writer)
             writer.wait(FINAL_WRITE_PATIENCE)
             # The last batch carries the window state, so a restart resumes it.
-            writer.submit(self.aggregator.take_batch(), self.aggregator.windows.snapshot())
+            writer.submit(self.aggregator.take_batch(final=True))
             writer.wait(FINAL_WRITE_PATIENCE)
         finally:
             writer.close()
-        self._report_rejects()
+        self.rejects.report()
         return self.totals
 
     def _loop(self, writer: BackgroundWriter) -> None:
@@ -131,11 +131,14 @@ class Ingest:
         while not self._should_stop():
             self._read(self._timeout(min(next_flush, next_progress)))
             now = self.clock()
+            # Asked on every pass: a finished commit reaches the totals here.
+            busy = writer.busy()
             held = self.aggregator.batch.lines
             if held and (now >= next_flush or held >= options.batch_size):
-                if held >= options.batch_size * MAX_HELD_BATCHES:
+                if busy and held >= options.batch_size * MAX_HELD_BATCHES:
                     writer.wait()
-                if not writer.busy():
+                    busy = False
+                if not busy:
                     writer.submit(self.aggregator.take_batch())
                     next_flush = now + options.flush_interval
             if now >= next_progress:
@@ -158,30 +161,13 @@ class Ingest:
 
     def _read(self, timeout: float) -> None:
         agg = self.aggregator
-        agg.add_lines(self.reader.read(timeout), self._note_reject)
-        while self.reader.oversized:
-            self.reader.oversized -= 1
+        agg.add_lines(self.reader.read(timeout), self.rejects.note)
+        for _ in range(self.reader.take_oversized()):
             agg.add_rejected("too_long")
-            self._note_reject("too_long", b"")
-
-    def _note_reject(self, reason: str, line: bytes) -> None:
-        if self._shown_rejects < SHOW_REJECTED:
-            self._shown_rejects += 1
-            shown = repr(line[:300]) + (" ..." if len(line) > 300 else "")
-            self.log(f"rejected line ({reason}): {shown if line else f'(over {MAX_LINE_BYTES:,} bytes)'}")
-        else:
-            self._unreported_rejects[reason] += 1
-
-    def _report_rejects(self) -> None:
-        if not self._unreported_rejects:
-            return
-        total = sum(self._unreported_rejects.values())
-        kinds = ", ".join(f"{k} {n:,}" for k, n in self._unreported_rejects.most_common())
-        self.log(f"{total:,} more lines rejected ({kinds})")
-        self._unreported_rejects.clear()
+            self.rejects.note("too_long", None)
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
         since, events_then = mark
         rate = (self.totals.events - events_then) / max(now - since, 1e-9)
         self.log(f"{rate:,.0f} events/s | {self.totals.describe()}")
-        self._report_rejects()
+        self.rejects.report()

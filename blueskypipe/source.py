@@ -2,8 +2,8 @@
 
 The ingest loop must never sit in a blocking read while it holds
 uncommitted data, so `read` waits at most `timeout` seconds. Lines longer
-than `max_line` are skipped without being buffered whole and counted in
-`oversized`, so a 50 MB line costs no more memory than a short one.
+than `max_line` are skipped without being buffered whole and only counted
+(see `take_oversized`), so a 50 MB line costs no more memory than a short one.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ CHUNK_BYTES = 1 << 20
 class LineReader:
     """Splits the bytes of `fd` into lines (without the trailing newline)."""
 
-    def __init__(self, fd: int, max_line: int, chunk: int = CHUNK_BYTES) -> None:
+    def __init__(self, fd: int, max_line: int) -> None:
         self.fd = fd
         self.max_line = max_line
-        self.chunk = chunk
-        self.oversized = 0
+        self._oversized = 0
         self.eof = False
         # True when the last `read` found nothing to read within its timeout.
         self.quiet = False
@@ -40,10 +39,15 @@ class LineReader:
         self.quiet = not ready
         if self.quiet:
             return []
-        data = os.read(self.fd, self.chunk)
+        data = os.read(self.fd, CHUNK_BYTES)
         if not data:
             return self._finish()
         return self._split(data)
+
+    def take_oversized(self) -> int:
+        """How many lines were skipped as too long since the last call."""
+        count, self._oversized = self._oversized, 0
+        return count
 
     def _split(self, data: bytes) -> list[bytes]:
         if self._skipping:
@@ -57,7 +61,7 @@ class LineReader:
         if len(self._partial) > self.max_line:
             self._partial = b""
             self._skipping = True
-            self.oversized += 1
+            self._oversized += 1
         return lines
 
     def _finish(self) -> list[bytes]:

@@ -1,7 +1,8 @@
 """The writer's side of SQLite: one transaction per batch of rollup deltas.
 
 Counters are upserts that add (`n = n + excluded.n`), so a batch only
-carries deltas and any number of writers' batches sum correctly.
+carries deltas and any number of writers' batches sum correctly. This is
+the only module that turns in-memory values into SQL rows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import orjson
 import sqlite_utils
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import apply_schema, connect
+from blueskypipe.db import connect, ensure_schema
+from blueskypipe.events import MICROS_PER_DAY
+from blueskypipe.windows import WindowSnapshot
 
 # The writer waits briefly, then goes back to reading stdin and retries the
 # same batch later: a stuck lock must not stall the pipe.
@@ -25,40 +28,49 @@ STARTUP_BUSY_MS = 10_000
 # this size, so a reader that pinned the WAL for a while leaves no bloat.
 WAL_SIZE_LIMIT = 8 << 20
 
-# Each counter table is upserted with ONE statement per batch that reads its
-# rows from a JSON object ({key: count}) through json_each. Beyond being a
-# single C loop, this matters for the background writer: executemany
-# releases and retakes the GIL around every row, and each retake waits for
-# the parsing thread's switch interval, which made big batches take seconds.
+# Each rollup table is upserted with ONE statement per batch that reads its
+# rows from a JSON document through json_each. Beyond being a single C loop,
+# this matters for the background writer: executemany releases and retakes
+# the GIL around every row, and each retake waits for the parsing thread's
+# switch interval, which made big batches take seconds.
+# Counters arrive as {key: count}; other rows as arrays ([a, b, c]).
 # (`WHERE true` resolves SQLite's parsing ambiguity of SELECT ... ON CONFLICT.)
 _COUNTER_UPSERT = """
     INSERT INTO {table} ({key}, {count}) SELECT key, value FROM json_each(?) WHERE true
     ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}"""
-_COUNTERS = {
+_UPSERTS = {
     "likes_by_minute": _COUNTER_UPSERT.format(table="likes_by_minute", key="minute", count="likes"),
+    # Keys are 'minute|user': '|' occurs in neither a minute nor a DID.
+    "likes_by_user_minute": """
+        INSERT INTO likes_by_user_minute (minute, user_id, likes)
+        SELECT substr(key, 1, instr(key, '|') - 1), substr(key, instr(key, '|') + 1), value
+        FROM json_each(?) WHERE true
+        ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes""",
+    # A user's best window replaces the stored one only when it holds more likes.
+    "fast_likers": """
+        INSERT INTO fast_likers (user_id, likes, window_start, window_end)
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+        ON CONFLICT (user_id) DO UPDATE SET
+            likes = excluded.likes,
+            window_start = excluded.window_start,
+            window_end = excluded.window_end
+        WHERE excluded.likes > fast_likers.likes""",
     "word_counts": _COUNTER_UPSERT.format(table="word_counts", key="word", count="posts"),
+    # Arrays, not 'word|form' keys: a form is letters only, but a word comes
+    # from a lemmatiser's dictionary, so no separator is safe.
+    "word_forms": """
+        INSERT INTO word_forms (word, form, posts)
+        SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+        ON CONFLICT (word, form) DO UPDATE SET posts = posts + excluded.posts""",
     "posts_by_lang": _COUNTER_UPSERT.format(table="posts_by_lang", key="lang", count="posts"),
     "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
 }
-# Keys are 'minute|user': '|' occurs in neither a minute nor a DID.
-_USER_MINUTE_UPSERT = """
-    INSERT INTO likes_by_user_minute (minute, user_id, likes)
-    SELECT substr(key, 1, instr(key, '|') - 1), substr(key, instr(key, '|') + 1), value
-    FROM json_each(?) WHERE true
-    ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes"""
-# Rows are [word, form, posts] arrays: a form is letters only, but a word
-# comes from a lemmatiser's dictionary, so no separator is safe.
-_WORD_FORM_UPSERT = """
-    INSERT INTO word_forms (word, form, posts)
-    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
-    ON CONFLICT (word, form) DO UPDATE SET posts = posts + excluded.posts"""
-_FAST_LIKER_UPSERT = """
-    INSERT INTO fast_likers (user_id, likes, window_start, window_end) VALUES (?, ?, ?, ?)
-    ON CONFLICT (user_id) DO UPDATE SET
-        likes = excluded.likes,
-        window_start = excluded.window_start,
-        window_end = excluded.window_end
-    WHERE excluded.likes > fast_likers.likes"""
+_SET_STATE = """
+    INSERT INTO ingest_state (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_DISK_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
 
 
 class StoreError(Exception):
@@ -78,15 +90,15 @@ class Store:
         self._pruned_below: str | None = None
         try:
             # Start-up (schema, window state) may wait for a lock like any
-            # reader; batches then use the short WRITER_BUSY_MS.
-            self.conn = connect(path, STARTUP_BUSY_MS)
-            db = sqlite_utils.Database(self.conn)
-            db.enable_wal()
+            # reader; batches then use the short WRITER_BUSY_MS. The
+            # connection is used by the background writer's thread.
+            self.conn = connect(path, STARTUP_BUSY_MS, check_same_thread=False)
+            sqlite_utils.Database(self.conn).enable_wal()
             # NORMAL is durable against a crash of this process in WAL mode;
             # a power cut may lose the last commits but never consistency.
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            apply_schema(self.conn)
+            ensure_schema(self.conn)
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
@@ -94,8 +106,8 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def write(self, batch: Batch, windows: dict[str, list[int]] | None = None) -> None:
-        """Commit all rollup deltas of `batch` (and a window snapshot) atomically.
+    def write(self, batch: Batch) -> None:
+        """Commit all rollup deltas of `batch` (and its window snapshot, if any) atomically.
 
         Raises StoreBusy if the lock could not be had (nothing written) and
         StoreError for anything else; the transaction is rolled back either way.
@@ -106,70 +118,22 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._write_rollups(batch)
-                if windows is not None:
-                    self._replace_windows(windows)
+                self._write_state(batch)
+                self._prune(batch.newest_minute)
+                if batch.windows is not None:
+                    self._replace_windows(batch.windows)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+        except sqlite3.Error as exc:
+            if _primary_code(exc) in _BUSY_CODES:
                 msg = f"{self.path} is locked by another writer"
                 raise StoreBusy(msg) from exc
             raise StoreError(_write_failure(self.path, exc)) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(_write_failure(self.path, exc)) from exc
 
-    def _write_rollups(self, batch: Batch) -> None:
-        execute = self.conn.execute
-        execute(_COUNTERS["likes_by_minute"], (orjson.dumps(batch.likes_by_minute),))
-        execute(_USER_MINUTE_UPSERT, (orjson.dumps(batch.likes_by_user_minute),))
-        self.conn.executemany(_FAST_LIKER_UPSERT, batch.fast_liker_rows())
-        execute(_COUNTERS["word_counts"], (orjson.dumps(batch.word_posts),))
-        word_forms = [(word, form, n) for (word, form), n in batch.word_form_posts.items()]
-        execute(_WORD_FORM_UPSERT, (orjson.dumps(word_forms),))
-        execute(_COUNTERS["posts_by_lang"], (orjson.dumps(batch.lang_posts),))
-        execute(_COUNTERS["ingest_counts"], (orjson.dumps(batch.counts()),))
-        self._write_state(batch)
-        self._prune(batch.newest_minute)
-
-    def _write_state(self, batch: Batch) -> None:
-        execute = self.conn.execute
-        if batch.first_event_time is not None:
-            execute(
-                "INSERT INTO ingest_state (key, value) VALUES ('first_event_time', ?)"
-                " ON CONFLICT (key) DO NOTHING",
-                (batch.first_event_time,),
-            )
-        state = {"last_commit_at": repr(time.time())}
-        if batch.last_event_time is not None:
-            state["last_event_time"] = batch.last_event_time
-        self.conn.executemany(
-            "INSERT INTO ingest_state (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            state.items(),
-        )
-
-    def _prune(self, newest_minute: str | None) -> None:
-        if newest_minute is None:
-            return
-        newest = datetime.strptime(newest_minute, "%Y-%m-%d %H:%M")
-        cutoff = (newest - self.retention).isoformat(sep=" ", timespec="minutes")
-        if self._pruned_below is not None and cutoff <= self._pruned_below:
-            return
-        self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))
-        self._pruned_below = cutoff
-
-    def _replace_windows(self, windows: dict[str, list[int]]) -> None:
-        self.conn.execute("DELETE FROM like_windows")
-        self.conn.executemany(
-            "INSERT INTO like_windows (user_id, times) VALUES (?, ?)",
-            ((user, orjson.dumps(times).decode()) for user, times in windows.items() if times),
-        )
-
-    def take_windows(self) -> dict[str, list[int]]:
+    def take_windows(self) -> WindowSnapshot:
         """Load and clear the window state saved by the last graceful stop."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -181,9 +145,89 @@ class Store:
             raise StoreError(msg) from exc
         return {user: orjson.loads(times) for user, times in rows}
 
+    def _write_rollups(self, batch: Batch) -> None:
+        for table, rows in _rollup_rows(batch).items():
+            if rows:
+                self.conn.execute(_UPSERTS[table], (orjson.dumps(rows),))
+
+    def _write_state(self, batch: Batch) -> None:
+        execute = self.conn.execute
+        if batch.first_event_time is not None:
+            execute(
+                "INSERT INTO ingest_state (key, value) VALUES ('first_event_time', ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                (batch.first_event_time,),
+            )
+        if batch.last_event_time is not None:
+            execute(_SET_STATE, ("last_event_time", batch.last_event_time))
+        execute(_SET_STATE, ("last_commit_at", repr(time.time())))
+
+    def _prune(self, newest_minute: str | None) -> None:
+        if newest_minute is None:
+            return
+        newest = datetime.strptime(newest_minute, "%Y-%m-%d %H:%M")
+        cutoff = (newest - self.retention).isoformat(sep=" ", timespec="minutes")
+        if self._pruned_below is not None and cutoff <= self._pruned_below:
+            return
+        self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))
+        self._pruned_below = cutoff
+
+    def _replace_windows(self, windows: WindowSnapshot) -> None:
+        self.conn.execute("DELETE FROM like_windows")
+        self.conn.executemany(
+            "INSERT INTO like_windows (user_id, times) VALUES (?, ?)",
+            ((user, orjson.dumps(times).decode()) for user, times in windows.items() if times),
+        )
+
+
+def _rollup_rows(batch: Batch) -> dict[str, object]:
+    """The rows of `batch` for each table of `_UPSERTS`, as its statement reads them."""
+    return {
+        "likes_by_minute": batch.likes_by_minute,
+        "likes_by_user_minute": batch.likes_by_user_minute,
+        "fast_likers": [
+            (user, peak.likes, format_micros(peak.start), format_micros(peak.end))
+            for user, peak in batch.fast_likers.items()
+        ],
+        "word_counts": batch.word_counts,
+        "word_forms": [(word, form, n) for (word, form), n in batch.word_forms.items()],
+        "posts_by_lang": batch.posts_by_lang,
+        "ingest_counts": ingest_counts(batch),
+    }
+
+
+def ingest_counts(batch: Batch) -> dict[str, int]:
+    """The `ingest_counts` deltas of `batch`, zeros left out."""
+    counts = {
+        "lines": batch.lines,
+        "events": batch.events,
+        "rejected": batch.rejected,
+        "ignored_action": batch.ignored_actions,
+        "engineering_posts": batch.engineering_posts,
+    }
+    counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
+    counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())
+    return {name: n for name, n in counts.items() if n}
+
+
+def format_micros(micros: int) -> str:
+    """Microseconds since 0001-01-01 as naive ISO-8601 with microseconds."""
+    days, rest = divmod(micros, MICROS_PER_DAY)
+    seconds, micro = divmod(rest, 1_000_000)
+    day = datetime.fromordinal(days)
+    # By hand: strftime('%Y') does not zero-pad years below 1000.
+    return (
+        f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+        f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"
+    )
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    # sqlite_errorcode is the extended code (SQLITE_IOERR_WRITE = IOERR | 3 << 8).
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
 
 def _write_failure(path: Path, exc: sqlite3.Error) -> str:
-    hint = ""
-    if "disk" in str(exc) or "full" in str(exc):
-        hint = " (is the disk full, or a file-size limit reached?)"
+    hint = " (is the disk full, or a file-size limit reached?)" if _primary_code(exc) in _DISK_CODES else ""
     return f"cannot write {path}: {exc}{hint}; the batch was rolled back, earlier batches are committed"

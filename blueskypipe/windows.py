@@ -14,6 +14,9 @@ from dataclasses import dataclass
 SPAN_MICROS = 60_000_000
 THRESHOLD = 50
 
+# The held like times (microseconds) of each user, as saved across a restart.
+WindowSnapshot = dict[str, list[int]]
+
 
 @dataclass(slots=True)
 class Peak:
@@ -36,7 +39,7 @@ class _UserWindow:
     def live(self) -> list[int]:
         return self.times[self.head :]
 
-    def add(self, t: int, span: int) -> tuple[int, int, int]:
+    def add(self, t: int, span: int = SPAN_MICROS) -> tuple[int, int, int]:
         """Insert `t`; return (likes, first, last) of the fullest window holding it."""
         times = self.times
         if t >= times[-1]:
@@ -72,12 +75,20 @@ class _UserWindow:
 
 
 class LikeWindows:
-    """Sliding windows for all users who liked within the last `span`."""
+    """Sliding windows for all users who liked within the last minute.
 
-    def __init__(self, span: int = SPAN_MICROS, threshold: int = THRESHOLD) -> None:
-        self.span = span
+    Built empty or from a `snapshot()` of an earlier run; later likes extend
+    the restored windows.
+    """
+
+    def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
         self._users: dict[str, _UserWindow] = {}
+        for user, times in (snapshot or {}).items():
+            if times:
+                window = _UserWindow(0)
+                window.times = sorted(times)
+                self._users[user] = window
 
     def __len__(self) -> int:
         return len(self._users)
@@ -90,28 +101,19 @@ class LikeWindows:
             # is the common case and never reaches the threshold.
             self._users[user] = _UserWindow(t)
             return Peak(1, t, t) if self.threshold <= 1 else None
-        likes, start, end = window.add(t, self.span)
+        likes, start, end = window.add(t)
         return Peak(likes, start, end) if likes >= self.threshold else None
 
     def evict(self, now: int) -> None:
-        """Forget users whose newest like is more than `span` away from `now`.
+        """Forget users whose newest like is a minute or more away from `now`.
 
         Both directions count, so a clock that jumped back does not pin the
         users of the abandoned future in memory.
         """
-        span = self.span
-        stale = [u for u, w in self._users.items() if abs(now - w.times[-1]) >= span]
+        stale = [u for u, w in self._users.items() if abs(now - w.times[-1]) >= SPAN_MICROS]
         for user in stale:
             del self._users[user]
 
-    def snapshot(self) -> dict[str, list[int]]:
+    def snapshot(self) -> WindowSnapshot:
         """The held like times per user, for saving across a restart."""
         return {user: w.live() for user, w in self._users.items()}
-
-    def restore(self, state: dict[str, list[int]]) -> None:
-        """Load a `snapshot`; later likes extend the restored windows."""
-        for user, times in state.items():
-            if times:
-                window = _UserWindow(0)
-                window.times = sorted(times)
-                self._users[user] = window

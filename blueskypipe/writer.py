@@ -2,16 +2,17 @@
 
 sqlite3 releases the GIL while SQLite runs, so on two cores the write of
 one batch proceeds while the main thread parses the next. There is at most
-one batch in flight: the ingest loop hands a batch over only when the
-writer is idle and otherwise keeps growing its current batch, so a held
-lock never stops it from reading stdin.
+one batch in flight, a `Future` of a one-thread pool: the ingest loop hands
+a batch over only when the writer is idle and otherwise keeps growing its
+current batch, so a held lock never stops it from reading stdin.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from blueskypipe.aggregate import Batch
 from blueskypipe.store import Store, StoreBusy, StoreError
@@ -21,7 +22,11 @@ RETRY_SECONDS = 0.1
 
 
 class BackgroundWriter:
-    """Writes one batch at a time with `Store.write`, retrying while the lock is held."""
+    """Writes one batch at a time with `Store.write`, retrying while the lock is held.
+
+    `on_commit(batch)` runs on the caller's thread (in `busy` or `wait`), so
+    whatever it updates is only ever changed by that thread.
+    """
 
     def __init__(
         self,
@@ -32,74 +37,58 @@ class BackgroundWriter:
         self.store = store
         self.on_commit = on_commit
         self.on_busy = on_busy
-        self._pending: tuple[Batch, dict[str, list[int]] | None] | None = None
-        self._error: StoreError | None = None
-        self._idle = threading.Event()
-        self._idle.set()
-        self._wake = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self._thread.start()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._in_flight: Future[Batch] | None = None
+        self._closing = threading.Event()
 
     def busy(self) -> bool:
         """True while a batch is being written; raises the writer's StoreError, if any."""
-        self._raise_error()
-        return not self._idle.is_set()
+        if self._in_flight is None:
+            return False
+        if not self._in_flight.done():
+            return True
+        self._collect(self._in_flight)
+        return False
 
-    def submit(self, batch: Batch, windows: dict[str, list[int]] | None = None) -> None:
-        """Hand `batch` (and, at the end, a window snapshot) over; the writer
-        must be idle (see `busy`)."""
-        with self._wake:
-            self._idle.clear()
-            self._pending = (batch, windows)
-            self._wake.notify()
+    def submit(self, batch: Batch) -> None:
+        """Hand `batch` over; the writer must be idle (see `busy`)."""
+        if self.busy():
+            msg = "the writer is still busy with the previous batch"
+            raise RuntimeError(msg)
+        self._in_flight = self._pool.submit(self._write, batch)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the batch in flight is committed; raise StoreError if it
         failed or is still not committed after `timeout` seconds."""
-        if not self._idle.wait(timeout):
+        if self._in_flight is None:
+            return
+        if not futures.wait([self._in_flight], timeout).done:
             msg = f"{self.store.path} stayed locked for {timeout:.0f} s; a batch was not saved"
             raise StoreError(msg)
-        self._raise_error()
+        self._collect(self._in_flight)
 
     def close(self) -> None:
-        """Stop the thread after the batch in flight; the store stays open."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        self._thread.join()
+        """Stop the thread; a batch still retrying a held lock is given up."""
+        self._closing.set()
+        self._pool.shutdown(wait=True)
 
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
+    def _collect(self, done: Future[Batch]) -> None:
+        self._in_flight = None
+        self.on_commit(done.result())  # raises the write's StoreError
 
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._pending is None and not self._closed:
-                    self._wake.wait()
-                if self._pending is None:
-                    return
-                batch, windows = self._pending
-            try:
-                self._write(batch, windows)
-            except StoreError as exc:
-                self._error = exc
-            finally:
-                self._pending = None
-                self._idle.set()
-
-    def _write(self, batch: Batch, windows: dict[str, list[int]] | None) -> None:
+    def _write(self, batch: Batch) -> Batch:
         warned = False
         while True:
             try:
-                self.store.write(batch, windows)
+                self.store.write(batch)
                 break
             except StoreBusy as exc:
+                if self._closing.is_set():
+                    raise
                 if not warned:
                     self.on_busy(f"{exc}; holding {batch.lines:,} lines and retrying")
                     warned = True
-                time.sleep(RETRY_SECONDS)
+                self._closing.wait(RETRY_SECONDS)
         if warned:
             self.on_busy("database lock released; the held lines are committed")
-        self.on_commit(batch)
+        return batch

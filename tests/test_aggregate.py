@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe.windows import LikeWindows
 from tests.helpers import did, event, post
 
 LIKE = "app.bsky.feed.like"
@@ -42,19 +43,15 @@ def test_a_batch_holds_every_rollup_delta() -> None:
         f"2025-03-16 13:26|{did(1)}": 2,
         f"2025-03-16 13:27|{did(2)}": 1,
     }
-    assert batch.word_posts == {"bridge": 1, "rock": 1}
-    assert batch.word_form_posts == {("bridge", "bridge"): 1, ("rock", "rocks"): 1}
-    assert batch.lang_posts == {"en": 1}
-    assert batch.counts() == {
-        "lines": 7,
-        "events": 6,
-        "rejected": 1,
-        "rejected:invalid_json": 1,
-        "ignored_action": 1,
-        "engineering_posts": 1,
-        f"collection:{LIKE}": 3,
-        "collection:app.bsky.feed.post": 1,
-        "collection:app.bsky.graph.follow": 1,
+    assert batch.word_counts == {"bridge": 1, "rock": 1}
+    assert batch.word_forms == {("bridge", "bridge"): 1, ("rock", "rocks"): 1}
+    assert batch.posts_by_lang == {"en": 1}
+    assert batch.rejects == {"invalid_json": 1}
+    assert (batch.ignored_actions, batch.engineering_posts) == (1, 1)
+    assert batch.by_collection == {
+        LIKE: 3,
+        "app.bsky.feed.post": 1,
+        "app.bsky.graph.follow": 1,
     }
     assert (batch.first_event_time, batch.last_event_time) == ("2025-03-16T13:26:53.5", "2025-03-16T13:27:04")
     assert agg.take_batch().lines == 0
@@ -66,6 +63,19 @@ def test_a_window_spans_batches() -> None:
     # The batch where the window reaches 50 reports it, later ones the growth.
     peaks = [b.fast_likers[did(1)].likes for b in found if did(1) in b.fast_likers]
     assert peaks == [50, 55]
+
+
+def test_only_the_final_batch_carries_the_windows() -> None:
+    agg = Aggregator()
+    agg.add_lines([event("2025-03-16T13:26:53", repo=did(1)), event("2025-03-16T13:26:54", repo=did(1))])
+    assert agg.take_batch().windows is None
+    final = agg.take_batch(final=True)
+    assert final.windows is not None
+    assert [len(times) for times in final.windows.values()] == [2]
+    # A run that starts from that snapshot continues the window.
+    resumed = Aggregator(LikeWindows(final.windows))
+    resumed.add_lines([event(f"2025-03-16T13:27:{s:02d}", repo=did(1)) for s in range(48)])
+    assert resumed.take_batch().fast_likers[did(1)].likes == 50
 
 
 line_kinds = st.sampled_from(
@@ -97,7 +107,7 @@ def test_totals_do_not_depend_on_batching(lines: list[bytes], cuts: list[int]) -
     )
     assert total(split, lambda b: sum(b.likes_by_minute.values())) == expected_likes
     assert total(split, lambda b: sum(b.likes_by_user_minute.values())) == expected_likes
-    for pick in (lambda b: b.lines, lambda b: b.rejected, lambda b: sum(b.lang_posts.values())):
+    for pick in (lambda b: b.lines, lambda b: b.rejected, lambda b: sum(b.posts_by_lang.values())):
         assert total(split, pick) == total(whole, pick)
 
 

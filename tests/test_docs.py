@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from blueskypipe.cli import handle_stream_parser, periodic_parser, simulate_parser
+from blueskypipe.cli import handle_stream_options, periodic_options, simulate_parser
 from blueskypipe.export import METRICS
 from tests.helpers import ROOT
 
@@ -15,7 +15,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def options() -> list[str]:
     found = []
-    for parser in (handle_stream_parser(), periodic_parser(), simulate_parser()):
+    for parser in (handle_stream_options().parser, periodic_options().parser, simulate_parser()):
         for action in parser._actions:
             found += [o for o in action.option_strings if o.startswith("--") and o != "--help"]
     return found
@@ -28,8 +28,8 @@ def test_every_option_is_documented(option: str) -> None:
 
 def test_every_environment_variable_is_documented() -> None:
     source = (ROOT / "blueskypipe" / "cli.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'environ\.get\("(\w+)"', source))
-    assert names
+    names = set(re.findall(r'"(BLUESKY_\w+)"', source))
+    assert len(names) == 4
     for name in names:
         assert f"`{name}`" in README, name
 

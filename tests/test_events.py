@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from blueskypipe.events import MAX_LINE_BYTES, Rejected, format_micros, parse_line
+from blueskypipe.events import MAX_LINE_BYTES, Rejected, parse_line
+from blueskypipe.store import format_micros
 from tests.helpers import SAMPLE, event, post
 
 GOOD = event("2025-03-16T13:26:53.076175")

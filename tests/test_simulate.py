@@ -16,7 +16,7 @@ from tests.helpers import ROOT, SAMPLE, Pipeline
 
 def simulate(*args: str) -> bytes:
     return subprocess.run(
-        [sys.executable, "-m", "blueskypipe.simulate", *args], capture_output=True, check=True, cwd=ROOT
+        [sys.executable, "-m", "blueskypipe", "simulate", *args], capture_output=True, check=True, cwd=ROOT
     ).stdout
 
 

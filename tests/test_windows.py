@@ -95,8 +95,7 @@ def test_snapshot_and_restore_keep_the_window() -> None:
     times = spread(50, 0, 59 * S)
     for t in times[:30]:
         first.add("u", t)
-    second = LikeWindows()
-    second.restore(first.snapshot())
+    second = LikeWindows(first.snapshot())
     results = [second.add("u", t) for t in times[30:]]
     assert results[-1] is not None and results[-1].likes == 50
 

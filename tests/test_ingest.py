@@ -1,0 +1,106 @@
+"""Ingest in-process: a real pipe, a real Store, a clock the test controls."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from blueskypipe.events import LIKE as LIKE_NSID
+from blueskypipe.events import MAX_LINE_BYTES
+from blueskypipe.ingest import Ingest, Options
+from blueskypipe.source import LineReader
+from blueskypipe.store import Store
+from tests.helpers import event, post
+
+
+class Run:
+    """One Ingest over a pipe; what it logs is kept in `logged`."""
+
+    def __init__(
+        self, db: Path, options: Options | None = None, clock: Iterator[float] | None = None
+    ) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self.store = Store(db)
+        self.logged: list[str] = []
+        ticks = clock
+        kwargs = {} if ticks is None else {"clock": lambda: next(ticks)}
+        self.ingest = Ingest(
+            LineReader(self.read_fd, MAX_LINE_BYTES), self.store, self.logged.append, options, **kwargs
+        )
+
+    def feed(self, data: bytes) -> None:
+        """Write `data` and close the pipe, on a thread (pipes hold only 64 KB)."""
+
+        def write() -> None:
+            with os.fdopen(self.write_fd, "wb") as out:
+                out.write(data)
+
+        threading.Thread(target=write, daemon=True).start()
+
+    def finish(self) -> None:
+        self.ingest.run()
+        self.store.close()
+        os.close(self.read_fd)
+
+
+def counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("select name, n from ingest_counts").fetchall())
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "bluesky.db"
+
+
+def test_every_line_is_committed_across_batches(db: Path) -> None:
+    lines = [event(f"2025-03-16T12:00:{i % 60:02d}.{i:06d}", repo=f"did:plc:{i % 7}") for i in range(1000)]
+    run = Run(db, Options(batch_size=100))
+    run.feed(b"".join(line + b"\n" for line in lines))
+    run.finish()
+    assert counts(db)[f"collection:{LIKE_NSID}"] == 1000
+    assert run.ingest.totals.events == 1000
+
+
+def test_an_empty_line_is_shown_as_empty_not_as_too_long(db: Path) -> None:
+    run = Run(db)
+    run.feed(b"\n" + event("2025-03-16T12:00:00") + b"\n")
+    run.finish()
+    assert "rejected line (empty): b''" in run.logged
+    assert counts(db)["rejected:empty"] == 1
+    assert counts(db)["events"] == 1
+
+
+def test_a_line_too_long_to_keep_is_its_own_case(db: Path) -> None:
+    run = Run(db)
+    # Three times the limit: the reader drops it before it is ever whole.
+    run.feed(b"x" * (3 * MAX_LINE_BYTES) + b"\n" + event("2025-03-16T12:00:00") + b"\n")
+    run.finish()
+    assert f"rejected line (too_long): (over {MAX_LINE_BYTES:,} bytes, not kept)" in run.logged
+    assert counts(db)["rejected:too_long"] == 1
+    assert counts(db)["events"] == 1
+
+
+def test_rejects_beyond_the_first_five_are_summarised(db: Path) -> None:
+    run = Run(db)
+    run.feed(b"nope\n" * 8 + b"\n" * 2 + event("2025-03-16T12:00:00") + b"\n")
+    run.finish()
+    shown = [line for line in run.logged if line.startswith("rejected line")]
+    assert len(shown) == 5
+    assert "5 more lines rejected (invalid_json 3, empty 2)" in run.logged
+
+
+def test_progress_lines_follow_the_injected_clock(db: Path) -> None:
+    # Every look at the clock is 2 s later: each pass of the loop is due a
+    # progress line (interval 1 s) and a commit (interval 1 s).
+    ticks = iter(float(2 * n) for n in range(10**6))
+    run = Run(db, Options(progress_interval=1.0), clock=ticks)
+    run.feed(b"".join(post(f"2025-03-16T12:00:{i:02d}", "hello") + b"\n" for i in range(50)))
+    run.finish()
+    assert any(" events/s | " in line for line in run.logged)
+    assert counts(db)["collection:app.bsky.feed.post"] == 50

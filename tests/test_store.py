@@ -1,0 +1,122 @@
+"""Store alone: one real SQLite file, batches built by hand."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from blueskypipe.aggregate import Batch
+from blueskypipe.events import MICROS_PER_DAY
+from blueskypipe.store import Store, StoreBusy, format_micros
+from blueskypipe.windows import Peak
+
+NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "bluesky.db", retention_minutes=10)
+
+
+def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store.path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def a_batch() -> Batch:
+    return Batch(
+        likes_by_minute={"2025-03-16 12:00": 3},
+        likes_by_user_minute={"2025-03-16 12:00|did:plc:a": 3},
+        fast_likers={"did:plc:a": Peak(50, NOON, NOON + 59_000_000)},
+        word_counts=Counter({"engineer": 1}),
+        word_forms=Counter({("engineer", "engineers"): 1}),
+        posts_by_lang=Counter({"en": 1}),
+        lines=5,
+        rejected=1,
+        rejects=Counter({"empty": 1}),
+        by_collection={"app.bsky.feed.like": 3, "app.bsky.feed.post": 1},
+        first_event_time="2025-03-16T12:00:00",
+        last_event_time="2025-03-16T12:00:30",
+        newest_minute="2025-03-16 12:00",
+    )
+
+
+def test_a_batch_lands_in_every_table(store: Store) -> None:
+    store.write(a_batch())
+    assert rows(store, "select * from likes_by_minute") == [("2025-03-16 12:00", 3)]
+    assert rows(store, "select * from likes_by_user_minute") == [("2025-03-16 12:00", "did:plc:a", 3)]
+    assert rows(store, "select * from fast_likers") == [
+        ("did:plc:a", 50, "2025-03-16T12:00:00.000000", "2025-03-16T12:00:59.000000")
+    ]
+    assert rows(store, "select * from word_forms") == [("engineer", "engineers", 1)]
+    assert rows(store, "select * from metric_top_words") == [("engineers", 1)]
+    assert rows(store, "select * from posts_by_lang") == [("en", 1)]
+    assert dict(rows(store, "select * from ingest_counts")) == {
+        "lines": 5,
+        "events": 4,
+        "rejected": 1,
+        "rejected:empty": 1,
+        "collection:app.bsky.feed.like": 3,
+        "collection:app.bsky.feed.post": 1,
+    }
+    state = dict(rows(store, "select * from ingest_state"))
+    assert (state["first_event_time"], state["last_event_time"]) == (
+        "2025-03-16T12:00:00",
+        "2025-03-16T12:00:30",
+    )
+
+
+def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> None:
+    store.write(a_batch())
+    second = a_batch()
+    second.fast_likers = {"did:plc:a": Peak(49, NOON, NOON + 1)}
+    second.first_event_time = "2025-03-16T12:00:01"
+    store.write(second)
+    assert rows(store, "select likes from likes_by_minute") == [(6,)]
+    assert rows(store, "select likes from fast_likers") == [(50,)], "a smaller window must not replace"
+    assert rows(store, "select n from ingest_counts where name = 'events'") == [(8,)]
+    assert rows(store, "select value from ingest_state where key = 'first_event_time'") == [
+        ("2025-03-16T12:00:00",)
+    ]
+    third = a_batch()
+    third.fast_likers = {"did:plc:a": Peak(51, NOON, NOON + 2)}
+    store.write(third)
+    assert rows(store, "select likes from fast_likers") == [(51,)]
+
+
+def test_retention_prunes_old_user_minutes(store: Store) -> None:
+    store.write(a_batch())
+    later = Batch(likes_by_user_minute={"2025-03-16 12:10|did:plc:b": 1}, newest_minute="2025-03-16 12:10")
+    store.write(later)
+    # Ten minutes of retention: 12:00 is still inside, one minute later it is not.
+    assert rows(store, "select minute from likes_by_user_minute") == [
+        ("2025-03-16 12:00",),
+        ("2025-03-16 12:10",),
+    ]
+    store.write(Batch(newest_minute="2025-03-16 12:11"))
+    assert rows(store, "select minute from likes_by_user_minute") == [("2025-03-16 12:10",)]
+
+
+def test_windows_are_saved_once_and_taken_once(store: Store) -> None:
+    store.write(Batch(windows={"did:plc:a": [1, 2, 3], "did:plc:empty": []}))
+    assert store.take_windows() == {"did:plc:a": [1, 2, 3]}
+    assert store.take_windows() == {}
+
+
+def test_a_held_lock_is_busy_and_writes_nothing(store: Store) -> None:
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("begin immediate")
+    with pytest.raises(StoreBusy):
+        store.write(a_batch())
+    other.execute("rollback")
+    assert rows(store, "select count(*) from likes_by_minute") == [(0,)]
+    store.write(a_batch())
+    assert rows(store, "select likes from likes_by_minute") == [(3,)]
+
+
+def test_format_micros_pads_early_years() -> None:
+    assert format_micros(MICROS_PER_DAY * 2 + 1) == "0001-01-02T00:00:00.000001"
