@@ -250,7 +250,10 @@ def freshness(seconds: float = 20.0, rate: int = 1500) -> dict[str, float]:
         conn = sqlite3.connect(db, timeout=5)
         seen = 0
         while not done.is_set() or seen < len(sent_at):
-            row = conn.execute("select n from ingest_counts where name = 'lines'").fetchone()
+            try:
+                row = conn.execute("select n from ingest_counts where name = 'lines'").fetchone()
+            except sqlite3.OperationalError:  # the schema is not created yet
+                row = None
             now = time.perf_counter()
             visible = row[0] if row else 0
             while seen < min(visible, len(sent_at)):
