@@ -29,6 +29,11 @@ PYTHON = sys.executable
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000}
 PARSE_FLOOR = "import sys, orjson\nfor line in sys.stdin.buffer: orjson.loads(line)"
+# The same struct handle-stream decodes into, with no other work per line.
+MSGSPEC_FLOOR = (
+    "import sys\nfrom blueskypipe.events import LINE_DECODER\n"
+    "decode = LINE_DECODER.decode\nfor line in sys.stdin.buffer: decode(line)"
+)
 
 
 def main() -> None:
@@ -37,6 +42,7 @@ def main() -> None:
     results: dict[str, object] = {"machine": machine()}
     results["simulator"] = simulator_rate()
     results["ingest"] = ingest_rate(files["1M"])
+    results["startup"] = startup()
     results["memory_and_size"] = memory_and_size(files)
     results["periodic"] = periodic_times(files)
     results["under_readers"] = under_readers(files["1M"], results["ingest"])  # type: ignore[arg-type]
@@ -118,15 +124,33 @@ def simulator_rate() -> dict[str, float]:
 
 
 def ingest_rate(events: Path) -> dict[str, float]:
+    """Runs of the three loops interleave, so a noisy neighbour hits all alike."""
     n = SIZES["1M"]
-    floor = median(lambda: timed([PYTHON, "-c", PARSE_FLOOR], events)[0])
-    pipeline = median(lambda: timed(handle_stream(fresh_db("ingest")), events)[0])
+    runs: dict[str, list[float]] = {"orjson": [], "msgspec": [], "pipeline": []}
+    for _ in range(RUNS):
+        runs["orjson"].append(timed([PYTHON, "-c", PARSE_FLOOR], events)[0])
+        runs["msgspec"].append(timed([PYTHON, "-c", MSGSPEC_FLOOR], events)[0])
+        runs["pipeline"].append(timed(handle_stream(fresh_db("ingest")), events)[0])
+    orjson_s, msgspec_s, pipeline = (statistics.median(runs[k]) for k in ("orjson", "msgspec", "pipeline"))
     return {
         "events_per_s": n / pipeline,
-        "parse_floor_events_per_s": n / floor,
-        "ratio_to_parse_floor": floor / pipeline,
+        "parse_floor_events_per_s": n / orjson_s,
+        "msgspec_floor_events_per_s": n / msgspec_s,
+        "ratio_to_parse_floor": orjson_s / pipeline,
+        "ratio_to_msgspec_floor": msgspec_s / pipeline,
         "seconds": pipeline,
     }
+
+
+def startup() -> dict[str, float]:
+    """`./handle-stream < /dev/null` on a new database: median of 10."""
+    times = []
+    for _ in range(10):
+        db = fresh_db("startup")
+        started = time.perf_counter()
+        subprocess.run(handle_stream(db), stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - started)
+    return {"median_s": statistics.median(times), "min_s": min(times)}
 
 
 def memory_and_size(files: dict[str, Path]) -> dict[str, dict[str, float]]:
@@ -210,6 +234,8 @@ def under_readers(events: Path, alone: dict[str, float]) -> dict[str, float]:
                         f"import sqlite3; sqlite3.connect({str(db)!r}).executescript({query!r})",
                     ]
                 result = subprocess.run(command, capture_output=True, check=False)
+                if b"no such table" in result.stderr:
+                    continue  # the writer has not created the schema yet: not a lock
                 if result.returncode != 0 or b"locked" in result.stderr:
                     errors.append(result.stderr.decode())
                 counts["sqlite3"] += 1
@@ -229,6 +255,7 @@ def under_readers(events: Path, alone: dict[str, float]) -> dict[str, float]:
         "events_per_s": rate,
         "ratio_to_alone": rate / alone["events_per_s"],
         "locked_errors": len(errors),
+        "errors": errors[:3],
         "periodic_runs": counts["periodic"],
         "sqlite3_runs": counts["sqlite3"],
     }
@@ -295,9 +322,20 @@ def print_table(r: dict) -> None:  # type: ignore[type-arg]
         r["freshness"],
     )
     rows = [
-        ("ingest events/s (1M, from page cache)", f"{ing['events_per_s']:,.0f}", ">= 150,000"),
-        ("parse floor events/s (orjson loop)", f"{ing['parse_floor_events_per_s']:,.0f}", "baseline"),
-        ("ratio to parse floor", f"{ing['ratio_to_parse_floor']:.2f}", ">= 0.5"),
+        (
+            "ingest events/s (1M, page cache, wall time incl. start-up)",
+            f"{ing['events_per_s']:,.0f}",
+            ">= 300,000",
+        ),
+        ("bare orjson.loads loop events/s", f"{ing['parse_floor_events_per_s']:,.0f}", "baseline"),
+        (
+            "bare msgspec decode loop events/s (same struct)",
+            f"{ing['msgspec_floor_events_per_s']:,.0f}",
+            "baseline",
+        ),
+        ("ingest / orjson loop", f"{ing['ratio_to_parse_floor']:.2f}", ">= 0.4"),
+        ("ingest / msgspec loop", f"{ing['ratio_to_msgspec_floor']:.2f}", "reported"),
+        ("`./handle-stream < /dev/null`, median of 10", f"{r['startup']['median_s']:.2f} s", "<= 0.3 s"),
         (
             "peak RSS 1M / 5M",
             f"{mem['1M']['peak_rss_mb']:.0f} MB / {mem['5M']['peak_rss_mb']:.0f} MB",

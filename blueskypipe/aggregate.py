@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from blueskypipe import langs, words
-from blueskypipe.events import LIKE, POST, Event, Rejected, parse_line
+from blueskypipe.events import LIKE, POST, Event, Post, Rejected, parse_line
 from blueskypipe.windows import SPAN_MICROS, LikeWindows, Peak, WindowSnapshot
 
 OnReject = Callable[[str, bytes], None]
+
+_EMPTY_POST = Post()
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Aggregator:
             last = event
             if first is None:
                 first = event
-            _, minute, micros, collection, action, repo, record = event
+            _, minute, micros, collection, action, repo, post = event
             if action != "create":
                 batch.ignored_actions += 1
                 continue
@@ -106,7 +107,7 @@ class Aggregator:
                 if peak is not None:
                     self._note_peak(repo, peak)
             elif collection == POST:
-                add_post(record)
+                add_post(post)
         batch.lines += len(lines)
         if first is not None and last is not None:
             self._note_span(first, last)
@@ -129,13 +130,14 @@ class Aggregator:
         if best is None or peak.likes > best.likes:
             self.batch.fast_likers[user] = peak
 
-    def _add_post(self, record: dict[str, Any] | None) -> None:
-        record = record or {}
-        post_langs = langs.labels(record.get("langs"))
+    def _add_post(self, post: Post | None) -> None:
+        if post is None:  # a post whose record was null
+            post = _EMPTY_POST
+        post_langs = langs.labels(post.langs)
         posts_by_lang = self.batch.posts_by_lang
         for lang in post_langs:  # Counter.update would be a slow Python-level loop
             posts_by_lang[lang] += 1
-        text = record.get("text")
+        text = post.text
         if not text:
             return
         found = words.meaningful_words(text, post_langs)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from blueskypipe.events import MAX_LINE_BYTES, Rejected, parse_line
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blueskypipe.events import MAX_LINE_BYTES, Rejected, _parse_exact, parse_line
 from blueskypipe.store import format_micros
 from tests.helpers import SAMPLE, event, post
 
@@ -90,7 +94,7 @@ def test_micros_round_trip_both_forms() -> None:
 def test_unknown_fields_and_null_record_are_fine() -> None:
     line = GOOD[:-1] + b', "extra": {"deep": [1, 2]}}'
     assert parse_line(line).repo == "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
-    assert parse_line(event("2025-03-16T13:26:53", "app.bsky.feed.post", record=None)).record is None
+    assert parse_line(event("2025-03-16T13:26:53", "app.bsky.feed.post", record=None)).post is None
 
 
 def test_crlf_line_end_is_accepted() -> None:
@@ -102,3 +106,52 @@ def test_every_sample_line_is_valid() -> None:
     assert len(lines) == 423
     events = [parse_line(line) for line in lines]
     assert {e.action for e in events} == {"create"}
+
+
+def outcome(parse: Callable[[bytes], object], line: bytes) -> object:
+    try:
+        return parse(line)
+    except Rejected as exc:
+        return exc.reason
+
+
+MUTATIONS = st.sampled_from(
+    [b'"', b"{", b"}", b"[", b"]", b",", b":", b"null", b"1", b"\\", b"\xff", b"\x00", b"e", b"did:web:x"]
+)
+BASES = [
+    GOOD,
+    post("2025-03-16T13:26:54", "engineering at scale", ["en", "pt-BR"]),
+    event("2025-03-16T13:26:55", "app.bsky.graph.follow", record={"subject": "did:plc:x"}),
+    *SAMPLE.read_bytes().splitlines()[:20],
+]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(BASES), st.lists(st.tuples(st.integers(0, 600), MUTATIONS), max_size=3))
+def test_the_fast_path_agrees_with_the_exact_path(base: bytes, edits: list[tuple[int, bytes]]) -> None:
+    line = base
+    for offset, piece in edits:
+        at = offset % (len(line) + 1)
+        line = line[:at] + piece + line[at:]
+    assert outcome(parse_line, line) == outcome(_parse_exact, line)
+
+
+HEAD = b'{"timestamp": "2025-03-16T13:26:53", '
+LIKE_AT = HEAD + b'"path": "app.bsky.feed.like/x", '
+POST_AT = HEAD + b'"path": "app.bsky.feed.post/x", '
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Odd fields in a like's record are not checked.
+        LIKE_AT + b'"repo": "did:plc:abc", "record": {"text": 5, "langs": "x"}}',
+        LIKE_AT + b'"repo": 5, "repo": "did:plc:a"}',
+        LIKE_AT + b'"repo": "did:web:example.com"}',
+        POST_AT + b'"repo": "did:plc:a", "record": {"langs": ["en", 5]}}',
+        POST_AT + b'"repo": "did:plc:a", "record": []}',
+        POST_AT + b'"repo": "did:plc:' + b"a" * 2001 + b'"}',
+    ],
+)
+def test_lines_the_fast_path_leaves_to_the_exact_path(line: bytes) -> None:
+    assert outcome(parse_line, line) == outcome(_parse_exact, line)
