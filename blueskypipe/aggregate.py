@@ -30,8 +30,12 @@ class Batch:
     resumes them.
     """
 
+    # minute -> user -> likes. Nested rather than keyed by (minute, user):
+    # a like then costs one lookup in a dict that stays bound for the
+    # whole second, and no key object is built.
+    likes_by_user_minute: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Summed from likes_by_user_minute when the batch is taken.
     likes_by_minute: dict[str, int] = field(default_factory=dict)
-    likes_by_user_minute: dict[str, int] = field(default_factory=dict)  # 'minute|user'
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_counts: Counter[str] = field(default_factory=Counter)
     word_forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
@@ -78,8 +82,9 @@ class Aggregator:
         # three) is handled inline rather than through further calls.
         batch = self.batch
         by_collection = batch.by_collection
-        per_minute = batch.likes_by_minute
         per_user_minute = batch.likes_by_user_minute
+        minute_of_likes = ""
+        likes_of_minute: dict[str, int] = {}
         add_to_window = self.windows.add
         add_post = self._add_post
         first = last = None
@@ -100,9 +105,10 @@ class Aggregator:
                 continue
             by_collection[collection] = by_collection.get(collection, 0) + 1
             if collection == LIKE:
-                per_minute[minute] = per_minute.get(minute, 0) + 1
-                key = minute + "|" + repo
-                per_user_minute[key] = per_user_minute.get(key, 0) + 1
+                if minute != minute_of_likes:
+                    minute_of_likes = minute
+                    likes_of_minute = per_user_minute.setdefault(minute, {})
+                likes_of_minute[repo] = likes_of_minute.get(repo, 0) + 1
                 peak = add_to_window(repo, micros)
                 if peak is not None:
                     self._note_peak(repo, peak)
@@ -151,11 +157,14 @@ class Aggregator:
         """Hand over the current batch and start an empty one; the `final`
         batch of a run carries a snapshot of the fast-liker windows."""
         batch, self.batch = self.batch, Batch()
+        batch.likes_by_minute = {
+            minute: sum(users.values()) for minute, users in batch.likes_by_user_minute.items()
+        }
         if final:
             batch.windows = self.windows.snapshot()
         # A sweep walks every held user, so do it a few times per window span
         # rather than on every batch; memory stays bounded all the same.
-        if abs(self._now_micros - self._evicted_at) >= SPAN_MICROS // 4:
+        if abs(self._now_micros - self._evicted_at) >= SPAN_MICROS // 2:
             self.windows.evict(self._now_micros)
             self._evicted_at = self._now_micros
         return batch

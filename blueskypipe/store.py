@@ -39,11 +39,10 @@ _COUNTER_UPSERT = """
     ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}"""
 _UPSERTS = {
     "likes_by_minute": _COUNTER_UPSERT.format(table="likes_by_minute", key="minute", count="likes"),
-    # Keys are 'minute|user': '|' occurs in neither a minute nor a DID.
+    # {minute: {user: likes}}: one row per pair of the two json_each levels.
     "likes_by_user_minute": """
         INSERT INTO likes_by_user_minute (minute, user_id, likes)
-        SELECT substr(key, 1, instr(key, '|') - 1), substr(key, instr(key, '|') + 1), value
-        FROM json_each(?) WHERE true
+        SELECT m.key, u.key, u.value FROM json_each(?) AS m, json_each(m.value) AS u WHERE true
         ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes""",
     # A user's best window replaces the stored one only when it holds more likes.
     "fast_likers": """

@@ -30,7 +30,7 @@ def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
 def a_batch() -> Batch:
     return Batch(
         likes_by_minute={"2025-03-16 12:00": 3},
-        likes_by_user_minute={"2025-03-16 12:00|did:plc:a": 3},
+        likes_by_user_minute={"2025-03-16 12:00": {"did:plc:a": 3}},
         fast_likers={"did:plc:a": Peak(50, NOON, NOON + 59_000_000)},
         word_counts=Counter({"engineer": 1}),
         word_forms=Counter({("engineer", "engineers"): 1}),
@@ -90,7 +90,9 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
 
 def test_retention_prunes_old_user_minutes(store: Store) -> None:
     store.write(a_batch())
-    later = Batch(likes_by_user_minute={"2025-03-16 12:10|did:plc:b": 1}, newest_minute="2025-03-16 12:10")
+    later = Batch(
+        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_minute="2025-03-16 12:10"
+    )
     store.write(later)
     # Ten minutes of retention: 12:00 is still inside, one minute later it is not.
     assert rows(store, "select minute from likes_by_user_minute") == [
