@@ -2,7 +2,7 @@
 UV ?= uv
 RUN = $(UV) run --frozen
 
-.PHONY: setup test lint format bench chaos demo clean
+.PHONY: setup test lint format bench chaos demo clean browse
 
 setup:
 	$(UV) sync --frozen
@@ -26,6 +26,14 @@ format: setup
 # Not part of `make test`: several minutes, and its numbers mean little on a busy machine.
 bench: setup
 	$(RUN) python -m bench.run
+
+# Datasette on the live database: read-only (mode=ro), not --immutable, because
+# handle-stream goes on writing in WAL mode. Datasette comes from the dev group.
+DB ?= bluesky.db
+BROWSE_PORT ?= 8001
+browse: setup
+	$(RUN) datasette serve $(DB) --metadata browse/metadata.yml \
+		--host 127.0.0.1 --port $(BROWSE_PORT) --setting max_returned_rows 10000
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out

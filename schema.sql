@@ -74,6 +74,31 @@ CREATE TABLE IF NOT EXISTS like_windows (
     times   TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- One row per run of ./handle-stream. Times of day are this machine's
+-- local clock ('YYYY-MM-DD HH:MM:SS'), like the event timestamps. A run
+-- updates its row with every commit; `end_reason` is 'end of input',
+-- 'signal' or 'error' when it stops, NULL while it runs, and 'killed'
+-- when the next run finds it never closed (kill -9, power loss).
+CREATE TABLE IF NOT EXISTS runs (
+    run_id           INTEGER PRIMARY KEY,
+    started_at       TEXT NOT NULL,
+    ended_at         TEXT,
+    end_reason       TEXT,
+    first_event_time TEXT,
+    last_event_time  TEXT,
+    lines            INTEGER NOT NULL DEFAULT 0,
+    events           INTEGER NOT NULL DEFAULT 0,
+    rejected         INTEGER NOT NULL DEFAULT 0,
+    last_commit_at   TEXT
+);
+
+-- Events per commit over the last few minutes (Unix seconds), for the
+-- ingest rate in ./periodic's status; pruned by every commit.
+CREATE TABLE IF NOT EXISTS recent_commits (
+    at     REAL PRIMARY KEY,
+    events INTEGER NOT NULL
+) WITHOUT ROWID;
+
 -- Metric views: `select * from metric_…` shows exactly what the CSV shows.
 DROP VIEW IF EXISTS metric_likes_per_minute;
 CREATE VIEW metric_likes_per_minute AS
@@ -124,3 +149,42 @@ CREATE VIEW ingest_status AS
         (SELECT value FROM ingest_state WHERE key = 'word_counts_reset_at') AS word_counts_reset_at,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'events')   AS events,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'rejected') AS rejected;
+
+-- Where event time has holes: from the last event of one run to the first
+-- event of the next run that saw any. Runs without events are skipped.
+DROP VIEW IF EXISTS run_gaps;
+CREATE VIEW run_gaps AS
+    WITH seen AS (
+        SELECT run_id, first_event_time, last_event_time, end_reason,
+               lead(run_id) OVER w AS next_run_id,
+               lead(first_event_time) OVER w AS next_first_event_time
+        FROM runs WHERE first_event_time IS NOT NULL
+        WINDOW w AS (ORDER BY run_id)
+    )
+    SELECT run_id AS after_run, next_run_id AS before_run,
+           last_event_time AS gap_start, next_first_event_time AS gap_end,
+           round((julianday(next_first_event_time) - julianday(last_event_time)) * 86400, 1) AS seconds,
+           coalesce(end_reason, 'killed') AS after_run_ended_by
+    FROM seen WHERE next_run_id IS NOT NULL
+    ORDER BY after_run;
+
+-- Minutes that a run observed only in part: the minute of its first event
+-- and the minute of its last. Their likes (metric_likes_per_minute) may be
+-- low because events of that minute fell before the run started or after
+-- it stopped, not because fewer likes happened.
+DROP VIEW IF EXISTS partial_minutes;
+CREATE VIEW partial_minutes AS
+    WITH edges AS (
+        SELECT replace(substr(first_event_time, 1, 16), 'T', ' ') AS minute,
+               'run ' || run_id || ' started' AS edge
+        FROM runs WHERE first_event_time IS NOT NULL
+        UNION ALL
+        SELECT replace(substr(last_event_time, 1, 16), 'T', ' '),
+               'run ' || run_id || CASE WHEN end_reason IS NULL THEN ' is still running or was killed'
+                                       ELSE ' ended (' || end_reason || ')' END
+        FROM runs WHERE last_event_time IS NOT NULL
+    )
+    SELECT e.minute || ':00' AS time, coalesce(l.likes, 0) AS likes, group_concat(e.edge, '; ') AS why
+    FROM edges AS e LEFT JOIN likes_by_minute AS l ON l.minute = e.minute
+    GROUP BY e.minute
+    ORDER BY e.minute;

@@ -13,7 +13,9 @@ from pathlib import Path
 
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
-SCHEMA_VERSION = 2
+# 3: runs, recent_commits and the views run_gaps and partial_minutes (new
+# tables only: nothing to convert).
+SCHEMA_VERSION = 3
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000

@@ -31,6 +31,9 @@ Log = Callable[[str], None]
 DRAIN_QUIET_SECONDS = 0.2
 # How often a batch that waits for the busy writer checks on it.
 WRITER_POLL_SECONDS = 0.02
+# A quiet stream still commits this often (an empty batch), so that the
+# last commit time tells `periodic` the process is alive.
+HEARTBEAT_SECONDS = 15.0
 # A stop waits this long for a lock held by someone else before giving up.
 FINAL_WRITE_PATIENCE = 10.0
 # While the writer is stuck, the loop stops reading (and so holds up the
@@ -106,6 +109,13 @@ class Ingest:
         else:
             self._stop_at = now
 
+    @property
+    def end_reason(self) -> str:
+        """Why `run` returned, as the runs table records it."""
+        # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
+        # have ended: the signal is the cause.
+        return "signal" if self._stop_at is not None else "end of input"
+
     def run(self) -> Totals:
         """Ingest until end of input or a stop request; raise StoreError if writing fails
         (or a lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end)."""
@@ -127,6 +137,7 @@ class Ingest:
         started = self.clock()
         next_flush = started + options.flush_interval
         next_progress = started + options.progress_interval
+        next_heartbeat = started + HEARTBEAT_SECONDS
         progress_mark = (started, 0)
         while not self._should_stop():
             self._read(self._timeout(min(next_flush, next_progress)))
@@ -134,13 +145,17 @@ class Ingest:
             # Asked on every pass: a finished commit reaches the totals here.
             busy = writer.busy()
             held = self.aggregator.batch.lines
-            if held and (now >= next_flush or held >= options.batch_size):
+            due = now >= next_flush
+            if held >= options.batch_size or (due and (held or now >= next_heartbeat)):
                 if busy and held >= options.batch_size * MAX_HELD_BATCHES:
                     writer.wait()
                     busy = False
                 if not busy:
                     writer.submit(self.aggregator.take_batch())
                     next_flush = now + options.flush_interval
+                    next_heartbeat = now + HEARTBEAT_SECONDS
+            elif due:
+                next_flush = now + options.flush_interval  # nothing to write yet
             if now >= next_progress:
                 self._progress(progress_mark, now)
                 progress_mark = (now, self.totals.events)

@@ -26,6 +26,8 @@ STARTUP_BUSY_MS = 10_000
 # When a checkpoint has copied the whole WAL back, SQLite cuts the file to
 # this size, so a reader that pinned the WAL for a while leaves no bloat.
 WAL_SIZE_LIMIT = 8 << 20
+# recent_commits keeps this much history: enough for a rate over a minute.
+RECENT_COMMITS_SECONDS = 300
 
 # Each rollup table is upserted with ONE statement per batch that reads its
 # rows from a JSON document through json_each. Beyond being a single C loop,
@@ -100,12 +102,42 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             ensure_schema(self.conn)
+            self.run_id = self._begin_run()
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
 
     def close(self) -> None:
         self.conn.close()
+
+    def _begin_run(self) -> int:
+        """Record this run; a run still open was never closed: it was killed."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
+            run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (_local_now(),)).lastrowid
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        assert run_id is not None
+        return run_id
+
+    def end_run(self, reason: str) -> None:
+        """Close this run's record: 'end of input', 'signal' or 'error'.
+
+        Best effort: after an error the database may be what failed, and
+        the next start then reports the run as killed.
+        """
+        try:
+            self.conn.execute(
+                "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
+                (_local_now(), reason, self.run_id),
+            )
+        except sqlite3.Error:
+            pass
 
     def write(self, batch: Batch) -> None:
         """Commit all rollup deltas of `batch` (and its window snapshot, if any) atomically.
@@ -120,6 +152,7 @@ class Store:
             try:
                 self._write_rollups(batch)
                 self._write_state(batch)
+                self._write_run(batch)
                 self._prune(batch.newest_minute)
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
@@ -162,6 +195,31 @@ class Store:
         if batch.last_event_time is not None:
             execute(_SET_STATE, ("last_event_time", batch.last_event_time))
         execute(_SET_STATE, ("last_commit_at", repr(time.time())))
+
+    def _write_run(self, batch: Batch) -> None:
+        now = time.time()
+        self.conn.execute(
+            """UPDATE runs SET
+                lines = lines + ?, events = events + ?, rejected = rejected + ?,
+                first_event_time = coalesce(first_event_time, ?),
+                last_event_time = coalesce(?, last_event_time),
+                last_commit_at = ?
+            WHERE run_id = ?""",
+            (
+                batch.lines,
+                batch.events,
+                batch.rejected,
+                batch.first_event_time,
+                batch.last_event_time,
+                _local_now(now),
+                self.run_id,
+            ),
+        )
+        if batch.events:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO recent_commits (at, events) VALUES (?, ?)", (now, batch.events)
+            )
+        self.conn.execute("DELETE FROM recent_commits WHERE at < ?", (now - RECENT_COMMITS_SECONDS,))
 
     def _prune(self, newest_minute: str | None) -> None:
         if newest_minute is None:
@@ -221,6 +279,11 @@ def format_micros(micros: int) -> str:
         f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
         f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"
     )
+
+
+def _local_now(at: float | None = None) -> str:
+    """This machine's local time, as in the runs table."""
+    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:

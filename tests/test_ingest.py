@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +105,28 @@ def test_progress_lines_follow_the_injected_clock(db: Path) -> None:
     run.finish()
     assert any(" events/s | " in line for line in run.logged)
     assert counts(db)["collection:app.bsky.feed.post"] == 50
+
+
+def test_a_quiet_stream_still_commits_now_and_then(db: Path) -> None:
+    # Each look at the clock is 5 s later; nothing arrives on the open pipe.
+    ticks = iter(float(5 * n) for n in range(10**6))
+    run = Run(db, clock=ticks)
+    loop = threading.Thread(target=run.ingest.run)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while heartbeat(db) is None:
+            assert time.monotonic() < deadline, "no commit while the stream was quiet"
+            time.sleep(0.05)
+    finally:
+        os.close(run.write_fd)  # end of input ends the run
+        loop.join(timeout=30)
+        run.store.close()
+        os.close(run.read_fd)
+    assert run.ingest.totals.events == 0
+
+
+def heartbeat(db: Path) -> str | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("select last_commit_at from runs").fetchone()
+    return None if row is None else row[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from blueskypipe.db import SCHEMA_VERSION
 from tests.helpers import FIXTURES, Pipeline, event, post, query
 
 
@@ -15,7 +16,7 @@ def v1_database(pipeline: Pipeline) -> None:
 def test_periodic_upgrades_v1_and_restarts_only_the_word_chart(pipeline: Pipeline) -> None:
     v1_database(pipeline)
     status = pipeline.periodic().stdout.decode()
-    assert query(pipeline.db, "pragma user_version") == 2
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     # Unmerged word counts cannot become merged ones: dropped, and said so.
     assert pipeline.csv("top-10-word.csv") == [["word", "posts"]]
     assert "top words counted since" in status
@@ -40,7 +41,7 @@ def test_an_upgrade_with_no_words_to_drop_says_nothing(pipeline: Pipeline) -> No
     with sqlite3.connect(pipeline.db) as conn:
         conn.execute("delete from word_counts")
     assert "top words counted since" not in pipeline.periodic().stdout.decode()
-    assert query(pipeline.db, "pragma user_version") == 2
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
 
 
 def test_upgrading_twice_changes_nothing(pipeline: Pipeline) -> None:

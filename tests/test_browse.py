@@ -1,0 +1,147 @@
+"""`make browse`: Datasette on a database that handle-stream is writing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from blueskypipe.export import METRICS
+from tests.helpers import ROOT, Pipeline, committed
+from tests.streams import stream
+
+pytest.importorskip("datasette", reason="datasette comes with the dev dependency group")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture
+def live(pipeline: Pipeline) -> Iterator[subprocess.Popen]:
+    """handle-stream with its stdin open, after committing a stream."""
+    lines, _ = stream(seed=5, n=20_000)
+    proc = pipeline.spawn()
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(line + b"\n" for line in lines))
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (pipeline.db.exists() and _committed(pipeline) == len(lines)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    yield proc
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+
+
+def _committed(pipeline: Pipeline) -> int:
+    try:
+        return committed(pipeline.db)
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.fixture
+def datasette(pipeline: Pipeline, live: subprocess.Popen) -> Iterator[str]:
+    """The server `make browse` starts, on a free port; yields its base URL."""
+    port = free_port()
+    # The same arguments as the Makefile's browse target.
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(pipeline.db),
+            "--metadata",
+            str(ROOT / "browse" / "metadata.yml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--setting",
+            "max_returned_rows",
+            "10000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if get(f"{base}/-/versions.json")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        assert time.monotonic() < deadline, "datasette did not start"
+        time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def as_text(rows: list[dict[str, object]]) -> list[list[str]]:
+    return [[str(value) for value in row.values()] for row in rows]
+
+
+def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, datasette: str) -> None:
+    pipeline.periodic()
+    queries = {
+        "likes-per-minutes.csv": "likes_per_minute",
+        "fast-likers.csv": "fast_likers",
+        "top-10-word.csv": "top_words",
+        "posts-per-language.csv": "posts_per_language",
+    }
+    for name, (view, header) in METRICS.items():
+        header_row, *csv_rows = pipeline.csv(name)
+        assert csv_rows, f"{name} is empty: the stream should fill every metric"
+        for path in (view, queries[name]):
+            status, body = get(f"{datasette}/bluesky/{path}.json?_shape=array&_size=max")
+            assert status == 200, body
+            rows = json.loads(body)
+            assert list(rows[0]) == list(header) == header_row
+            assert as_text(rows) == csv_rows, f"{path} differs from {name}"
+
+
+def test_no_write_is_possible_through_it(pipeline: Pipeline, datasette: str) -> None:
+    before = committed(pipeline.db)
+    for sql in ("DELETE FROM ingest_counts", "UPDATE likes_by_minute SET likes = 0", "DROP TABLE runs"):
+        status, _ = get(f"{datasette}/bluesky.json?" + urllib.parse.urlencode({"sql": sql}))
+        assert status >= 400, sql
+    request = urllib.request.Request(
+        f"{datasette}/bluesky/likes_by_minute/-/insert",
+        data=json.dumps({"row": {"minute": "2000-01-01 00:00", "likes": 1}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status >= 400
+    assert committed(pipeline.db) == before
+    assert sqlite3.connect(pipeline.db).execute(
+        "select count(*) from likes_by_minute where minute < '2001'"
+    ).fetchone() == (0,)

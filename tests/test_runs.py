@@ -1,0 +1,134 @@
+"""Runs of handle-stream, the gaps between them, and periodic's health lines."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tests.helpers import Pipeline, committed, event
+
+
+def runs(db: Path) -> list[dict[str, object]]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute("select * from runs order by run_id")]
+
+
+def likes(start: datetime, n: int, step: timedelta = timedelta(milliseconds=100)) -> list[bytes]:
+    return [event((start + i * step).isoformat(), repo=f"did:plc:u{i % 9}") for i in range(n)]
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def running(pipeline: Pipeline, lines: list[bytes]) -> subprocess.Popen:
+    """handle-stream with `lines` committed and its stdin still open."""
+    proc = pipeline.spawn()
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(line + b"\n" for line in lines))
+    proc.stdin.flush()
+    wait_for(lambda: pipeline.db.exists() and _committed(pipeline.db) == len(lines))
+    return proc
+
+
+def _committed(db: Path) -> int:
+    try:
+        return committed(db)
+    except sqlite3.Error:  # the schema is not there yet
+        return 0
+
+
+START = datetime(2025, 3, 16, 12, 0, 0)
+
+
+def test_a_run_ending_with_its_input_is_recorded(pipeline: Pipeline) -> None:
+    lines = likes(START, 300)
+    pipeline.ingest([*lines, b"not json"])
+    (run,) = runs(pipeline.db)
+    assert run["end_reason"] == "end of input"
+    assert (run["lines"], run["events"], run["rejected"]) == (301, 300, 1)
+    assert run["first_event_time"] == START.isoformat()
+    assert run["last_event_time"] == (START + 299 * timedelta(milliseconds=100)).isoformat()
+    assert run["started_at"] <= run["ended_at"]  # type: ignore[operator]
+
+
+def test_ctrl_c_closes_the_run_as_ended_by_a_signal(pipeline: Pipeline) -> None:
+    proc = running(pipeline, likes(START, 200))
+    (run,) = runs(pipeline.db)
+    assert run["end_reason"] is None and run["ended_at"] is None  # still running
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    (run,) = runs(pipeline.db)
+    assert (run["end_reason"], run["events"]) == ("signal", 200)
+    assert run["ended_at"] is not None
+
+
+def test_a_killed_run_is_found_at_the_next_start_and_its_gap_named(pipeline: Pipeline) -> None:
+    proc = running(pipeline, likes(START, 200))
+    proc.kill()
+    proc.wait(timeout=30)
+    # Restarted 10 minutes of event time later.
+    later = START + timedelta(minutes=10)
+    pipeline.ingest(likes(later, 100))
+    first, second = runs(pipeline.db)
+    assert (first["end_reason"], first["events"]) == ("killed", 200)
+    assert (second["end_reason"], second["events"]) == ("end of input", 100)
+
+    with sqlite3.connect(pipeline.db) as conn:
+        gap = conn.execute("select gap_start, gap_end, seconds, after_run_ended_by from run_gaps").fetchall()
+        partial = conn.execute("select time, likes, why from partial_minutes").fetchall()
+    last_before = START + 199 * timedelta(milliseconds=100)
+    assert gap == [(last_before.isoformat(), later.isoformat(), 580.1, "killed")]
+    # Each run saw part of one minute: its first and its last.
+    assert partial == [
+        ("2025-03-16 12:00:00", 200, "run 1 started; run 1 ended (killed)"),
+        ("2025-03-16 12:10:00", 100, "run 2 started; run 2 ended (end of input)"),
+    ]
+    status = pipeline.periodic().stdout.decode()
+    assert (
+        f"gap in event time: {last_before.isoformat()} .. {later.isoformat()} (9 min 40 s),"
+        " after run 1 ended (killed)" in status
+    )
+    assert "handle-stream is not running: run 2 ended (end of input)" in status
+    # likes-per-minutes.csv keeps its two columns; the edges are in the view.
+    assert pipeline.csv("likes-per-minutes.csv")[0] == ["time", "likes"]
+
+
+def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
+    pipeline.ingest(likes(START, 10))
+    pipeline.ingest([])
+    pipeline.ingest(likes(START + timedelta(minutes=1), 10))
+    assert [run["events"] for run in runs(pipeline.db)] == [10, 0, 10]
+    with sqlite3.connect(pipeline.db) as conn:
+        assert conn.execute("select after_run, before_run from run_gaps").fetchall() == [(1, 3)]
+
+
+def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeline) -> None:
+    # Events stamped as ./bluesky stamps them: this machine's clock, now.
+    newest = datetime.now() - timedelta(seconds=5)
+    proc = running(pipeline, likes(newest - timedelta(seconds=59), 600))
+    status = pipeline.periodic().stdout.decode()
+    found = re.search(r"run 1 since [\d: -]+: lag ([\d.]+) s, ([\d,]+) events/s over the last minute", status)
+    assert found, status
+    assert 5 <= float(found[1]) < 5 + 60  # the slack is this machine's, not the pipeline's
+    assert int(found[2].replace(",", "")) > 0
+    assert "has not committed" not in status
+
+    proc.kill()  # gone without a word: only the silence tells
+    proc.wait(timeout=30)
+    with sqlite3.connect(pipeline.db) as conn:
+        # As if 3 min 10 s had passed since the last commit.
+        conn.execute(
+            "update ingest_state set value = ? where key = 'last_commit_at'", (repr(time.time() - 190),)
+        )
+    status = pipeline.periodic().stdout.decode()
+    assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in status
