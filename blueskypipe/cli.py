@@ -11,6 +11,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -138,6 +139,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         from blueskypipe.ingest import Ingest, Options
         from blueskypipe.source import LineReader
         from blueskypipe.store import Store, StoreError
+        from blueskypipe.words import preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
@@ -152,6 +154,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         _log(f"error: {exc}")
         return 1
+    # Off the main thread: about a second of imports and dictionary that the
+    # first engineering post would otherwise wait for.
+    threading.Thread(target=preload, name="preload-words", daemon=True).start()
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()

@@ -2,7 +2,9 @@
 
 Every post gets only the cheap substring test; nltk, the stop lists and the
 lemmatiser are loaded when the first post passes it, so they cost nothing at
-start-up or on the like path.
+start-up or on the like path. `handle-stream` also starts `preload` on a
+thread, so that at the live rate the English tools are ready before the
+first engineering post and ingest does not stall for them.
 
 nltk's RegexpTokenizer splits a post into URLs, domains, @mentions, hashtags
 and words; only hashtags and words can be meaningful. Inside those, a word
@@ -16,12 +18,14 @@ merged by simplemma's dictionaries for the post's languages, English last.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nltk.tokenize import RegexpTokenizer
+    from simplemma import Lemmatizer
 
 QUERY = "engineering"
 MIN_LENGTH = 3
@@ -62,6 +66,19 @@ _TOPIC_WORDS = {
 }
 
 
+# Held while tools load and while a post uses them: the preload thread and
+# the ingest loop must not both load the same dictionary.
+_LOADING = threading.Lock()
+
+
+def preload() -> None:
+    """Load the tokenizer and the English stop list and dictionary now."""
+    with _LOADING:
+        _lemma("engineers", _lemma_langs(frozenset({"en"})))
+        _stopwords(frozenset({"en"}))
+        _tokenizer()
+
+
 def mentions_query(text: str) -> bool:
     """Cheap test run on every post: could `text` contain the query word?"""
     return QUERY in text.lower()
@@ -78,6 +95,11 @@ def meaningful_words(text: str, langs: set[str]) -> Words | None:
     """
     if not mentions_query(text):
         return None
+    with _LOADING:
+        return _meaningful_words(text, langs)
+
+
+def _meaningful_words(text: str, langs: set[str]) -> Words | None:
     stop = _stopwords(frozenset(langs))
     lemma_langs = _lemma_langs(frozenset(langs))
     qualifies = False
@@ -128,12 +150,24 @@ def _tokenizer() -> RegexpTokenizer:
 def _lemma(run: str, langs: tuple[str, ...]) -> str:
     if run.isupper():
         return run.lower()  # an acronym: dictionaries read "AI" as a verb, "AWS" as a plural
-    import simplemma
-
     # The run keeps its case: German nouns and "LLMs" are found only so.
-    # low_memory: the dictionaries of en, de, es, pt and fr would take ~400 MB
-    # as dicts; the compact form takes ~40 MB and lookups are cached above.
-    return simplemma.lemmatize(run, lang=langs, low_memory=True).lower()
+    return _lemmatizer().lemmatize(run, lang=langs).lower()
+
+
+@lru_cache(maxsize=1)
+def _lemmatizer() -> Lemmatizer:
+    from simplemma import Lemmatizer
+    from simplemma.strategies import DefaultStrategy
+    from simplemma.strategies.dictionaries import StreamDictionaryFactory
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    # Compact dictionaries: en, de, es, pt and fr would take ~400 MB as
+    # dicts, ~40 MB this way (lookups are cached above). simplemma's own
+    # low-memory factory keeps only 8 languages and reloads an evicted one
+    # (0.3-4 s each), a stall every time a ninth language's engineering post
+    # comes by; a long run keeps every language it has met instead.
+    factory = StreamDictionaryFactory(cache_max_size=len(SUPPORTED_LANGUAGES))
+    return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=factory))
 
 
 @lru_cache(maxsize=256)
