@@ -51,7 +51,9 @@ class Rejected(ValueError):
         self.reason = reason
 
 
-class Post(msgspec.Struct):
+# gc=False: these hold only strings and lists of strings, never a cycle, so
+# the cyclic GC need not track the one struct that every line creates.
+class Post(msgspec.Struct, gc=False):
     """What the metrics read of a post's record."""
 
     text: str | None = None
@@ -70,7 +72,7 @@ class Event(NamedTuple):
     post: Post | None  # the record of a post, else None
 
 
-class _Line(msgspec.Struct):
+class _Line(msgspec.Struct, gc=False):
     timestamp: str
     path: str
     repo: str

@@ -28,7 +28,9 @@ class Peak:
 
 
 class _UserWindow:
-    """Sorted like times of one user; `times[head:]` is the live part."""
+    """Sorted like times of one user, from `times[head]` on. Likes a minute
+    older than the newest are dropped when a window could reach the
+    threshold, so up to `threshold` of them may linger until then."""
 
     __slots__ = ("times", "head")
 
@@ -36,15 +38,21 @@ class _UserWindow:
         self.times: list[int] = [first]
         self.head = 0
 
-    def live(self) -> list[int]:
-        return self.times[self.head :]
+    def live(self, span: int = SPAN_MICROS) -> list[int]:
+        newest = self.times[-1]
+        return [t for t in self.times[self.head :] if t > newest - span]
 
-    def add(self, t: int, span: int = SPAN_MICROS) -> tuple[int, int, int]:
-        """Insert `t`; return (likes, first, last) of the fullest window holding it."""
+    def add(self, t: int, threshold: int, span: int = SPAN_MICROS) -> Peak | None:
+        """Insert `t`; return the fullest window holding it if that reaches `threshold`."""
         times = self.times
         if t >= times[-1]:
             times.append(t)
             head = self.head
+            # Fewer likes held than the threshold, expired ones included: no
+            # window can reach it, so the expired ones can wait (at most
+            # `threshold` of them) and most likes cost an append and a compare.
+            if len(times) - head < threshold:
+                return None
             while times[head] <= t - span:
                 head += 1
             # Compact only now and then, so eviction stays O(1) amortised.
@@ -52,14 +60,16 @@ class _UserWindow:
                 del times[:head]
                 head = 0
             self.head = head
-            return len(times) - head, times[head], t
+            likes = len(times) - head
+            return Peak(likes, times[head], t) if likes >= threshold else None
         if t <= times[-1] - span:
             # Time jumped back by more than a window (clock change, replayed
             # file): nothing held can share a window with t, so start over.
             self.times, self.head = [t], 0
-            return 1, t, t
+            return Peak(1, t, t) if threshold <= 1 else None
         insort(times, t, lo=self.head)
-        return self._best_window_around(t, span)
+        best = self._best_window_around(t, span)
+        return Peak(*best) if best[0] >= threshold else None
 
     def _best_window_around(self, t: int, span: int) -> tuple[int, int, int]:
         # An out-of-order like only changes windows that start in (t - span, t].
@@ -101,8 +111,7 @@ class LikeWindows:
             # is the common case and never reaches the threshold.
             self._users[user] = _UserWindow(t)
             return Peak(1, t, t) if self.threshold <= 1 else None
-        likes, start, end = window.add(t)
-        return Peak(likes, start, end) if likes >= self.threshold else None
+        return window.add(t, self.threshold)
 
     def evict(self, now: int) -> None:
         """Forget users whose newest like is a minute or more away from `now`.

@@ -115,3 +115,15 @@ def test_any_order_never_overcounts(times: list[int]) -> None:
     windows = LikeWindows(threshold=1)
     best = max(w.likes for t in times if (w := windows.add("u", t)) is not None)
     assert best <= brute_force(times)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=200 * S), min_size=1, max_size=200))
+def test_a_threshold_reports_exactly_the_windows_that_reach_it(raw: list[int]) -> None:
+    # Likes below the threshold are held without dropping expired ones; they
+    # must never make a window look fuller than it is.
+    times = sorted(raw)
+    windows = LikeWindows(threshold=5)
+    found = [w.likes for t in times if (w := windows.add("u", t)) is not None]
+    truth = brute_force(times)
+    assert max(found, default=0) == (truth if truth >= 5 else 0)
