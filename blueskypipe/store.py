@@ -233,9 +233,11 @@ class Store:
 
     def _replace_windows(self, windows: WindowSnapshot) -> None:
         self.conn.execute("DELETE FROM like_windows")
-        self.conn.executemany(
-            "INSERT INTO like_windows (user_id, times) VALUES (?, ?)",
-            ((user, orjson.dumps(times).decode()) for user, times in windows.items() if times),
+        # One json_each statement, like the rollups: executemany would hand
+        # the GIL back and forth once per user (see _UPSERTS).
+        self.conn.execute(
+            "INSERT INTO like_windows (user_id, times) SELECT key, value FROM json_each(?)",
+            (orjson.dumps({user: times for user, times in windows.items() if times}),),
         )
 
 
