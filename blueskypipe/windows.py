@@ -1,9 +1,10 @@
 """Exact per-user sliding windows over like times (SPEC §3, fast likers).
 
 A user's window count for a start like s is the number of their likes t
-with s <= t < s + span. Each user keeps only the likes that can still share
-a window with their newest like, so memory is bounded by the likes of the
-last `span` of event time.
+with s <= t < s + span. Each user keeps the likes that can still share a
+window with their newest like (plus, until a window could reach the
+threshold, up to `threshold` older ones), and users silent for a span are
+evicted, so memory is bounded by the likes of the last `span` of event time.
 """
 
 from __future__ import annotations
