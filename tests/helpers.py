@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import orjson
@@ -75,6 +75,14 @@ def committed(db: Path, name: str = "lines") -> int:
     return query(db, "select n from ingest_counts where name = ?", name)
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll until `predicate()` holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 class Pipeline:
     """Runs ./handle-stream and ./periodic against one temp database."""
 
@@ -107,6 +115,15 @@ class Pipeline:
             stderr=stderr,
             **popen,  # type: ignore[arg-type]
         )
+
+    def running(self, lines: list[bytes], timeout: float = 60.0) -> subprocess.Popen:
+        """./handle-stream with `lines` committed and its stdin still open."""
+        proc = self.spawn()
+        assert proc.stdin is not None
+        proc.stdin.write(b"".join(line + b"\n" for line in lines))
+        proc.stdin.flush()
+        wait_for(lambda: committed(self.db) == len(lines), timeout)
+        return proc
 
     def periodic(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run(

@@ -40,24 +40,11 @@ def get(url: str) -> tuple[int, bytes]:
 def live(pipeline: Pipeline) -> Iterator[subprocess.Popen]:
     """handle-stream with its stdin open, after committing a stream."""
     lines, _ = stream(seed=5, n=20_000)
-    proc = pipeline.spawn()
-    assert proc.stdin is not None
-    proc.stdin.write(b"".join(line + b"\n" for line in lines))
-    proc.stdin.flush()
-    deadline = time.monotonic() + 60
-    while not (pipeline.db.exists() and _committed(pipeline) == len(lines)):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    proc = pipeline.running(lines)
     yield proc
+    assert proc.stdin is not None
     proc.stdin.close()
     assert proc.wait(timeout=60) == 0
-
-
-def _committed(pipeline: Pipeline) -> int:
-    try:
-        return committed(pipeline.db)
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.fixture

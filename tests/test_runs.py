@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.helpers import Pipeline, committed, event
+from tests.helpers import Pipeline, event
 
 
 def runs(db: Path) -> list[dict[str, object]]:
@@ -21,30 +20,6 @@ def runs(db: Path) -> list[dict[str, object]]:
 
 def likes(start: datetime, n: int, step: timedelta = timedelta(milliseconds=100)) -> list[bytes]:
     return [event((start + i * step).isoformat(), repo=f"did:plc:u{i % 9}") for i in range(n)]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def running(pipeline: Pipeline, lines: list[bytes]) -> subprocess.Popen:
-    """handle-stream with `lines` committed and its stdin still open."""
-    proc = pipeline.spawn()
-    assert proc.stdin is not None
-    proc.stdin.write(b"".join(line + b"\n" for line in lines))
-    proc.stdin.flush()
-    wait_for(lambda: pipeline.db.exists() and _committed(pipeline.db) == len(lines))
-    return proc
-
-
-def _committed(db: Path) -> int:
-    try:
-        return committed(db)
-    except sqlite3.Error:  # the schema is not there yet
-        return 0
 
 
 START = datetime(2025, 3, 16, 12, 0, 0)
@@ -62,7 +37,7 @@ def test_a_run_ending_with_its_input_is_recorded(pipeline: Pipeline) -> None:
 
 
 def test_ctrl_c_closes_the_run_as_ended_by_a_signal(pipeline: Pipeline) -> None:
-    proc = running(pipeline, likes(START, 200))
+    proc = pipeline.running(likes(START, 200))
     (run,) = runs(pipeline.db)
     assert run["end_reason"] is None and run["ended_at"] is None  # still running
     proc.send_signal(signal.SIGINT)
@@ -73,7 +48,7 @@ def test_ctrl_c_closes_the_run_as_ended_by_a_signal(pipeline: Pipeline) -> None:
 
 
 def test_a_killed_run_is_found_at_the_next_start_and_its_gap_named(pipeline: Pipeline) -> None:
-    proc = running(pipeline, likes(START, 200))
+    proc = pipeline.running(likes(START, 200))
     proc.kill()
     proc.wait(timeout=30)
     # Restarted 10 minutes of event time later.
@@ -115,7 +90,7 @@ def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
 def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeline) -> None:
     # Events stamped as ./bluesky stamps them: this machine's clock, now.
     newest = datetime.now() - timedelta(seconds=5)
-    proc = running(pipeline, likes(newest - timedelta(seconds=59), 600))
+    proc = pipeline.running(likes(newest - timedelta(seconds=59), 600))
     status = pipeline.periodic().stdout.decode()
     found = re.search(r"run 1 since [\d: -]+: lag ([\d.]+) s, ([\d,]+) events/s over the last minute", status)
     assert found, status

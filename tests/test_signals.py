@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import ROOT, Pipeline, committed, event
+from tests.helpers import ROOT, Pipeline, committed, event, wait_for
 from tests.streams import stream
 
 # An upstream like ./bluesky: prints the lines of a file, says so in a marker
@@ -22,13 +22,6 @@ sys.stdout.buffer.flush()
 open(sys.argv[2], "w").close()
 time.sleep(600)
 """
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def start_pipeline(pipeline: Pipeline, lines: list[bytes]) -> subprocess.Popen:
