@@ -152,20 +152,21 @@ CREATE VIEW ingest_status AS
 
 -- Where event time has holes: from the last event of one run to the first
 -- event of the next run that saw any. Runs without events are skipped.
+-- A join on the rowid, not a window function, so that the latest gaps
+-- (ORDER BY after_run DESC LIMIT n) read a few rows, however many runs.
 DROP VIEW IF EXISTS run_gaps;
 CREATE VIEW run_gaps AS
-    WITH seen AS (
-        SELECT run_id, first_event_time, last_event_time, end_reason,
-               lead(run_id) OVER w AS next_run_id,
-               lead(first_event_time) OVER w AS next_first_event_time
-        FROM runs WHERE first_event_time IS NOT NULL
-        WINDOW w AS (ORDER BY run_id)
+    SELECT r.run_id AS after_run, n.run_id AS before_run,
+           r.last_event_time AS gap_start, n.first_event_time AS gap_end,
+           round((julianday(n.first_event_time) - julianday(r.last_event_time)) * 86400, 1) AS seconds,
+           coalesce(r.end_reason, 'killed') AS after_run_ended_by
+    FROM runs AS r
+    JOIN runs AS n ON n.run_id = (
+        SELECT run_id FROM runs
+        WHERE run_id > r.run_id AND first_event_time IS NOT NULL
+        ORDER BY run_id LIMIT 1
     )
-    SELECT run_id AS after_run, next_run_id AS before_run,
-           last_event_time AS gap_start, next_first_event_time AS gap_end,
-           round((julianday(next_first_event_time) - julianday(last_event_time)) * 86400, 1) AS seconds,
-           coalesce(end_reason, 'killed') AS after_run_ended_by
-    FROM seen WHERE next_run_id IS NOT NULL
+    WHERE r.first_event_time IS NOT NULL
     ORDER BY after_run;
 
 -- Minutes that a run observed only in part: the minute of its first event
