@@ -34,8 +34,6 @@ class Batch:
     # a like then costs one lookup in a dict that stays bound for the
     # whole second, and no key object is built.
     likes_by_user_minute: dict[str, dict[str, int]] = field(default_factory=dict)
-    # Summed from likes_by_user_minute when the batch is taken.
-    likes_by_minute: dict[str, int] = field(default_factory=dict)
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_counts: Counter[str] = field(default_factory=Counter)
     word_forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
@@ -53,6 +51,12 @@ class Batch:
     newest_minute: str | None = None
 
     windows: WindowSnapshot | None = None
+
+    @property
+    def likes_by_minute(self) -> dict[str, int]:
+        """Likes per minute, summed from likes_by_user_minute on each access
+        (the store reads it once per batch)."""
+        return {minute: sum(users.values()) for minute, users in self.likes_by_user_minute.items()}
 
     @property
     def events(self) -> int:
@@ -157,9 +161,6 @@ class Aggregator:
         """Hand over the current batch and start an empty one; the `final`
         batch of a run carries a snapshot of the fast-liker windows."""
         batch, self.batch = self.batch, Batch()
-        batch.likes_by_minute = {
-            minute: sum(users.values()) for minute, users in batch.likes_by_user_minute.items()
-        }
         if final:
             batch.windows = self.windows.snapshot()
         # A sweep walks every held user, so do it a few times per window span

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +29,11 @@ def connect(
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
+
+
+def local_now(at: float | None = None) -> str:
+    """This machine's local time as stored in the database ('YYYY-MM-DD HH:MM:SS')."""
+    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -78,7 +84,7 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
         if conn.execute("DELETE FROM word_counts").rowcount:
             conn.execute(
                 "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
-                (time.strftime("%Y-%m-%d %H:%M:%S"),),
+                (local_now(),),
             )
 
 

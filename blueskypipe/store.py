@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import connect, ensure_schema
+from blueskypipe.db import connect, ensure_schema, local_now
 from blueskypipe.events import MICROS_PER_DAY
 from blueskypipe.windows import WindowSnapshot
 
@@ -116,7 +116,7 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
-            run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (_local_now(),)).lastrowid
+            run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (local_now(),)).lastrowid
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -134,7 +134,7 @@ class Store:
         try:
             self.conn.execute(
                 "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
-                (_local_now(), reason, self.run_id),
+                (local_now(), reason, self.run_id),
             )
         except sqlite3.Error:
             pass
@@ -211,7 +211,7 @@ class Store:
                 batch.rejected,
                 batch.first_event_time,
                 batch.last_event_time,
-                _local_now(now),
+                local_now(now),
                 self.run_id,
             ),
         )
@@ -281,11 +281,6 @@ def format_micros(micros: int) -> str:
         f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
         f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"
     )
-
-
-def _local_now(at: float | None = None) -> str:
-    """This machine's local time, as in the runs table."""
-    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:

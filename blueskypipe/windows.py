@@ -39,9 +39,9 @@ class _UserWindow:
         self.times: list[int] = [first]
         self.head = 0
 
-    def live(self, span: int = SPAN_MICROS) -> list[int]:
+    def live(self) -> list[int]:
         newest = self.times[-1]
-        return [t for t in self.times[self.head :] if t > newest - span]
+        return [t for t in self.times[self.head :] if t > newest - SPAN_MICROS]
 
     def add(self, t: int, threshold: int, span: int = SPAN_MICROS) -> Peak | None:
         """Insert `t`; return the fullest window holding it if that reaches `threshold`."""

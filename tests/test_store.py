@@ -29,7 +29,6 @@ def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
 
 def a_batch() -> Batch:
     return Batch(
-        likes_by_minute={"2025-03-16 12:00": 3},
         likes_by_user_minute={"2025-03-16 12:00": {"did:plc:a": 3}},
         fast_likers={"did:plc:a": Peak(50, NOON, NOON + 59_000_000)},
         word_counts=Counter({"engineer": 1}),
