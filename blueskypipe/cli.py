@@ -11,7 +11,6 @@ import gc
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -143,6 +142,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
+    # The word tools load on their own thread (about a second), while the
+    # database opens and the first lines arrive; nothing loads after that.
+    preload()
     options = Options(
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
@@ -154,9 +156,8 @@ def handle_stream(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         _log(f"error: {exc}")
         return 1
-    # Off the main thread: about a second of imports and dictionary that the
-    # first engineering post would otherwise wait for.
-    threading.Thread(target=preload, name="preload-words", daemon=True).start()
+    for note in store.upgrade_notes:
+        _log(note)
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()
@@ -255,6 +256,7 @@ def _health_lines(db: Path, status: Status) -> list[str]:
             f"  gap in event time: {gap.start} .. {gap.end} ({duration(gap.seconds)}),"
             f" after run {gap.after_run} ended ({gap.after_run_ended_by})"
         )
+    lines.extend(f"  {note}" for note in status.upgrade_notes)
     if status.word_counts_reset_at:
         lines.append(
             f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"

@@ -15,8 +15,16 @@ from pathlib import Path
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
 # 3: runs, recent_commits and the views run_gaps and partial_minutes (new
-# tables only: nothing to convert).
-SCHEMA_VERSION = 3
+# tables only: nothing to convert). 4: the light verbs and vague words below
+# became English stop words; their old counts leave word_counts.
+SCHEMA_VERSION = 4
+
+# The words that version 4 added to data/stopwords-en.txt. Counted before,
+# they would stay in the top 10 for ever, so the upgrade removes exactly these.
+FILLER_V4 = (
+    "make see say take come give find tell feel look need thing something anything everything lot "
+    "way much even still every back well many maybe actually probably pretty"
+).split()
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000
@@ -46,38 +54,44 @@ def schema_sql() -> str:
     return resources.files("blueskypipe").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: sqlite3.Connection) -> list[str]:
     """Bring the database to SCHEMA_VERSION: create it, or upgrade an older one.
 
     Every change to schema.sql raises SCHEMA_VERSION, so a database at the
-    current version needs nothing more than this one cheap read.
+    current version needs nothing more than this one cheap read. Returns
+    what the upgrade changed in the data, for the caller to tell the user
+    (once: the next call finds the current version).
     """
     if schema_version(conn) < SCHEMA_VERSION:
-        apply_schema(conn)
+        return apply_schema(conn)
+    return []
 
 
-def apply_schema(conn: sqlite3.Connection) -> None:
+def apply_schema(conn: sqlite3.Connection) -> list[str]:
     """Create or upgrade tables and views; safe to run any number of times.
 
     One transaction, with the version read inside it, so two processes that
-    start together cannot both run an upgrade step.
+    start together cannot both run an upgrade step. Returns what the
+    upgrade changed in the data (see `ensure_schema`).
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = schema_version(conn)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
-        _upgrade(conn, version)
+        notes = _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return notes
 
 
-def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
     """Versioned steps that `CREATE … IF NOT EXISTS` cannot express."""
+    notes: list[str] = []
     if version < 2:
         # Counts of unmerged words cannot be split into merged words and
         # forms faithfully, so the word chart starts over; nothing else does.
@@ -86,6 +100,22 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
                 "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
                 (local_now(),),
             )
+    if version < 4:
+        notes += _drop_new_filler(conn)
+    return notes
+
+
+def _drop_new_filler(conn: sqlite3.Connection) -> list[str]:
+    marks = ", ".join("?" * len(FILLER_V4))
+    conn.execute(f"DELETE FROM word_forms WHERE word IN ({marks})", FILLER_V4)
+    dropped = conn.execute(
+        f"DELETE FROM word_counts WHERE word IN ({marks}) RETURNING word, posts", FILLER_V4
+    ).fetchall()
+    if not dropped:
+        return []
+    dropped.sort(key=lambda row: (-row[1], row[0]))
+    words = ", ".join(f"{word} ({posts:,} posts)" for word, posts in dropped)
+    return [f"top words: removed {len(dropped)} words that are stop words now: {words}"]
 
 
 def _statements(script: str) -> Iterator[str]:

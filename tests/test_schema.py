@@ -62,3 +62,49 @@ def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline
     pipeline.ingest([event("2025-03-16T12:00:30")])
     pipeline.periodic()
     assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]
+
+
+# The light verbs and vague words of real posts, stop words since version 4.
+NEW_FILLER = set(
+    "make see say take come give find tell feel look need thing something anything everything lot way "
+    "much even still every back well many maybe actually probably pretty".split()
+)
+
+
+def v3_database(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
+    """The v3 fixture, and its word and language rows before any upgrade."""
+    with sqlite3.connect(pipeline.db) as conn:
+        conn.executescript((FIXTURES / "schema-v3.sql").read_text(encoding="utf-8"))
+    return tables(pipeline)
+
+
+def tables(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(pipeline.db) as conn:
+        return {
+            table: conn.execute(f"select * from {table} order by 1, 2").fetchall()
+            for table in ("word_counts", "word_forms", "posts_by_lang", "likes_by_minute")
+        }
+
+
+def test_the_upgrade_from_v3_removes_exactly_the_new_filler_and_says_so_once(pipeline: Pipeline) -> None:
+    before = v3_database(pipeline)
+    assert NEW_FILLER & {row[0] for row in before["word_counts"]}, "the fixture must hold some filler"
+    first = pipeline.periodic().stdout.decode()
+    after = tables(pipeline)
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
+    assert after["word_counts"] == [row for row in before["word_counts"] if row[0] not in NEW_FILLER]
+    assert after["word_forms"] == [row for row in before["word_forms"] if row[0] not in NEW_FILLER]
+    assert after["posts_by_lang"] == before["posts_by_lang"]
+    assert after["likes_by_minute"] == before["likes_by_minute"]
+    assert "removed 10 words that are stop words now: make (3 posts), say (2 posts), thing (2 posts)" in first
+    assert "removed" not in pipeline.periodic().stdout.decode()
+    assert "top words counted since" not in first  # nothing else was reset
+
+
+def test_handle_stream_upgrades_v3_and_says_so(pipeline: Pipeline) -> None:
+    v3_database(pipeline)
+    result = pipeline.ingest([post("2025-03-16T12:02:00", "engineering: we make bridges", ["en"])])
+    assert result.stderr.decode().count("removed 10 words that are stop words now") == 1
+    pipeline.periodic()
+    assert pipeline.csv("top-10-word.csv")[1] == ["bridges", "2"]  # bridge 1 + 1, as "bridges" twice
+    assert "make" not in [word for word, _ in pipeline.csv("top-10-word.csv")]
