@@ -13,8 +13,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from blueskypipe import langs, words
-from blueskypipe.events import LIKE, POST, Event, Post, Rejected, parse_line
-from blueskypipe.windows import SPAN_MICROS, LikeWindows, Peak, WindowSnapshot
+from blueskypipe.events import (
+    COLLECTIONS,
+    DECODE_ERRORS,
+    LIKE,
+    LINE_DECODER,
+    MAX_LINE_BYTES,
+    POST,
+    TIMESTAMPS,
+    Post,
+    Rejected,
+    parse_line,
+)
+from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot
 
 OnReject = Callable[[str, bytes], None]
 
@@ -33,7 +44,7 @@ class Batch:
     # minute -> user -> likes. Nested rather than keyed by (minute, user):
     # a like then costs one lookup in a dict that stays bound for the
     # whole second, and no key object is built.
-    likes_by_user_minute: dict[str, dict[str, int]] = field(default_factory=dict)
+    likes_by_user_minute: dict[str, Counter[str]] = field(default_factory=dict)
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_counts: Counter[str] = field(default_factory=Counter)
     word_forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
@@ -74,25 +85,76 @@ class Aggregator:
     def __init__(self, windows: LikeWindows | None = None) -> None:
         self.windows = windows if windows is not None else LikeWindows()
         self.batch = Batch()
-        # Event time of the latest event: the stream's "now" for evicting
+        # Event time of the latest event: the stream's "now" for rotating
         # windows. Not the maximum, so a clock set back keeps working.
         self._now_micros = 0
-        self._evicted_at = 0
 
-    def add_lines(self, lines: Sequence[bytes], on_reject: OnReject | None = None) -> None:
+    def add_lines(  # noqa: PLR0912, PLR0915 - one loop, without calls, on purpose
+        self, lines: Sequence[bytes], on_reject: OnReject | None = None
+    ) -> None:
         """Fold lines in; `on_reject(reason, line)` hears of each rejected one."""
-        # The hot path of the whole pipeline. Everything it touches per line
-        # is bound to a local once per chunk, and a like (two events in
-        # three) is handled inline rather than through further calls.
+        # The hot path of the whole pipeline: a loop without calls for the
+        # common line. It decodes in C, accepts the line only in the form
+        # events.py describes, and folds it; any other line goes through
+        # parse_line. Everything it touches is bound to a local once per
+        # chunk, and the likes reach the windows once per chunk, in order.
         batch = self.batch
         by_collection = batch.by_collection
-        per_user_minute = batch.likes_by_user_minute
-        minute_of_likes = ""
-        likes_of_minute: dict[str, int] = {}
-        add_to_window = self.windows.add
-        add_post = self._add_post
-        first = last = None
+        decode = LINE_DECODER.decode
+        times = TIMESTAMPS
+        second, minute, base = times.second, times.minute, times.base
+        known = COLLECTIONS
+        like_prefix = LIKE + "/"
+        # The likes of this chunk in stream order, and where each run of one
+        # minute's likes starts in them.
+        like_users: list[str] = []
+        like_times: list[int] = []
+        minute_starts: list[tuple[int, str]] = []
+        like_minute = ""
+        ignored = 0
+        first = last = ""
         for line in lines:
+            obj = None
+            if len(line) <= MAX_LINE_BYTES and line.isascii():
+                try:
+                    obj = decode(line)
+                except DECODE_ERRORS:
+                    pass
+            if obj is not None:
+                ts, repo, path = obj.timestamp, obj.repo, obj.path
+                size = len(ts)
+                collection = ""
+                if (
+                    ts.startswith(second)
+                    and (size == 19 or (size == 26 and ts[19] == "." and ts[20:].isdigit() and ts.isascii()))
+                    and repo.startswith("did:plc:")
+                    and repo[8:].isalnum()
+                    and repo.isascii()
+                ):
+                    if path.startswith(like_prefix) and len(path) > len(like_prefix):
+                        collection = LIKE
+                    else:
+                        collection, _, rkey = path.partition("/")
+                        if not rkey or collection not in known:
+                            collection = ""
+                if collection:
+                    last = ts
+                    if not first:
+                        first = ts
+                    if obj.action != "create":
+                        ignored += 1
+                    elif collection == LIKE:
+                        if minute != like_minute:
+                            like_minute = minute
+                            minute_starts.append((len(like_users), minute))
+                        like_users.append(repo)
+                        like_times.append(base + int(ts[20:]) if size == 26 else base)
+                    else:
+                        by_collection[collection] = by_collection.get(collection, 0) + 1
+                        if collection == POST:
+                            self._add_post(obj.record)
+                    continue
+            # Not in the common form: parse_line decides, as on every line.
             try:
                 event = parse_line(line)
             except Rejected as exc:
@@ -100,40 +162,57 @@ class Aggregator:
                 if on_reject is not None:
                     on_reject(exc.reason, line)
                 continue
-            last = event
-            if first is None:
-                first = event
-            _, minute, micros, collection, action, repo, post = event
-            if action != "create":
-                batch.ignored_actions += 1
-                continue
-            by_collection[collection] = by_collection.get(collection, 0) + 1
-            if collection == LIKE:
-                if minute != minute_of_likes:
-                    minute_of_likes = minute
-                    likes_of_minute = per_user_minute.setdefault(minute, {})
-                likes_of_minute[repo] = likes_of_minute.get(repo, 0) + 1
-                peak = add_to_window(repo, micros)
-                if peak is not None:
-                    self._note_peak(repo, peak)
-            elif collection == POST:
-                add_post(post)
+            second, minute, base = times.second, times.minute, times.base
+            last = event.timestamp
+            if not first:
+                first = last
+            if event.action != "create":
+                ignored += 1
+            elif event.collection == LIKE:
+                if event.minute != like_minute:
+                    like_minute = event.minute
+                    minute_starts.append((len(like_users), like_minute))
+                like_users.append(event.repo)
+                like_times.append(event.micros)
+            else:
+                by_collection[event.collection] = by_collection.get(event.collection, 0) + 1
+                if event.collection == POST:
+                    self._add_post(event.post)
         batch.lines += len(lines)
-        if first is not None and last is not None:
+        batch.ignored_actions += ignored
+        if like_users:
+            self._add_likes(like_users, like_times, minute_starts)
+        if last:
             self._note_span(first, last)
+
+    def _add_likes(self, users: list[str], times: list[int], minute_starts: list[tuple[int, str]]) -> None:
+        """Count a chunk's likes per minute and user, and feed them to the windows."""
+        batch = self.batch
+        per_minute = batch.likes_by_user_minute
+        ends = [start for start, _ in minute_starts[1:]] + [len(users)]
+        for (start, minute), end in zip(minute_starts, ends, strict=True):
+            counts = per_minute.get(minute)
+            if counts is None:
+                counts = per_minute[minute] = Counter()
+            counts.update(users[start:end])  # counted in C
+        batch.by_collection[LIKE] = batch.by_collection.get(LIKE, 0) + len(users)
+        for user, peak in self.windows.add_likes(users, times).items():
+            self._note_peak(user, peak)
 
     def add_rejected(self, reason: str) -> None:
         """Count a rejected line that never reached `add_lines` (e.g. one too long to read)."""
         self.batch.lines += 1
         self.batch.reject(reason)
 
-    def _note_span(self, first: Event, last: Event) -> None:
+    def _note_span(self, first: str, last: str) -> None:
         batch = self.batch
         if batch.first_event_time is None:
-            batch.first_event_time = first.timestamp
-        batch.last_event_time = last.timestamp
-        batch.newest_minute = max(batch.newest_minute or "", first.minute, last.minute)
-        self._now_micros = last.micros
+            batch.first_event_time = first
+        batch.last_event_time = last
+        # Two timestamps a chunk, both accepted already: parse cannot fail.
+        first_minute, _ = TIMESTAMPS.parse(first)
+        last_minute, self._now_micros = TIMESTAMPS.parse(last)
+        batch.newest_minute = max(batch.newest_minute or "", first_minute, last_minute)
 
     def _note_peak(self, user: str, peak: Peak) -> None:
         best = self.batch.fast_likers.get(user)
@@ -163,9 +242,5 @@ class Aggregator:
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()
-        # A sweep walks every held user, so do it a few times per window span
-        # rather than on every batch; memory stays bounded all the same.
-        if abs(self._now_micros - self._evicted_at) >= SPAN_MICROS // 2:
-            self.windows.evict(self._now_micros)
-            self._evicted_at = self._now_micros
+        self.windows.rotate(self._now_micros)
         return batch

@@ -2,16 +2,18 @@
 
 `parse_line` turns a raw line into an `Event` or raises `Rejected` with a
 short, stable reason code that the stream counts under
-`rejected:<reason>`.
+`rejected:<reason>`. It decides every line: orjson, then checks in Python.
 
-Two paths, one answer. The fast path decodes with msgspec into a struct of
-only the fields the metrics read: types are checked in C, unknown fields
-are skipped without creating objects, and a post's record is decoded a
-second time only for posts. Anything the fast path is not sure of (a type
-error, malformed JSON, a non-ASCII line, a DID of an unusual form) goes to
-the exact path, orjson and checks in Python, which decides acceptance and
-the reason code. So reasons stay exactly what they were, and the fast path
-only has to be right about the lines it accepts.
+Two paths, one answer. Most lines never reach `parse_line`:
+`Aggregator.add_lines` decodes each with `LINE_DECODER`, into a struct of
+only the fields the metrics read (types checked in C, unknown fields
+skipped without creating objects), and accepts it on the spot when it has
+the common form: an ASCII line, a timestamp in the second that
+`TIMESTAMPS` last parsed, a known collection, a `did:plc` of base32
+letters. Anything else (a new second, malformed JSON, a type error, an
+unusual DID) goes to `parse_line`, which decides acceptance and the reason
+code. So the fast path only has to be right about the lines it accepts,
+and a test checks that both paths agree on every kind of line.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ MAX_LANGS = 16
 # Only the two DID methods atproto supports; the character class also keeps
 # DIDs safe to write into a CSV cell (no leading '=', '+', '-', '@').
 _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%-]{1,2000}")
-_MAX_DID = len("did:plc:") + 2000
 _NSID = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
 
 MICROS_PER_DAY = 86_400_000_000
@@ -72,52 +73,30 @@ class Event(NamedTuple):
     post: Post | None  # the record of a post, else None
 
 
+# The longest `did:plc` the fast path accepts.
+MAX_DID = len("did:plc:") + 2000
+
+
 class _Line(msgspec.Struct, gc=False):
     timestamp: str
     path: str
-    repo: str
+    repo: Annotated[str, msgspec.Meta(max_length=MAX_DID)]  # checked in C
     action: Any = None
     # Decoded as a Post for every collection: an object is required, and the
     # fields of a like or a follow are skipped without creating anything.
     record: Post | None = None
 
 
-# Public for the benchmark, which times a bare loop of this decoder.
+# The fast path's decoder (the benchmark also times a bare loop of it).
 LINE_DECODER = msgspec.json.Decoder(_Line)
-_decode_line = LINE_DECODER.decode
-_MAYBE_WRONG = (msgspec.MsgspecError, RecursionError, Rejected)
+# What it raises on a line that it cannot decode into a `_Line`.
+DECODE_ERRORS = (msgspec.MsgspecError, RecursionError)
 
 
 def parse_line(line: bytes) -> Event:
     """Return the event on `line` or raise `Rejected`."""
     if len(line) > MAX_LINE_BYTES:
         raise Rejected("too_long")
-    # The fast path. ./bluesky prints ASCII only (json.dumps escapes the
-    # rest); other lines take the exact path, which also checks UTF-8.
-    if line.isascii():
-        try:
-            obj = _decode_line(line)
-            minute, micros = _TIMES.parse(obj.timestamp)
-        except _MAYBE_WRONG:
-            return _parse_exact(line)
-        collection, _, rkey = obj.path.partition("/")
-        repo = obj.repo
-        # A did:plc is base32 (the line is ASCII, so isalnum means
-        # [A-Za-z0-9]); any other DID is left to the exact path's regex.
-        if (
-            rkey
-            and collection in _COLLECTIONS
-            and repo[:8] == "did:plc:"
-            and repo[8:].isalnum()
-            and len(repo) <= _MAX_DID
-        ):
-            post = obj.record if collection == POST else None
-            # A tuple subclass built positionally: this runs for every line.
-            return tuple.__new__(Event, (obj.timestamp, minute, micros, collection, obj.action, repo, post))
-    return _parse_exact(line)
-
-
-def _parse_exact(line: bytes) -> Event:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -125,7 +104,7 @@ def _parse_exact(line: bytes) -> Event:
     if type(obj) is not dict:
         raise Rejected("not_object")
     timestamp = obj.get("timestamp")
-    minute, micros = _TIMES.parse(timestamp)  # raises unless a str
+    minute, micros = TIMESTAMPS.parse(timestamp)  # raises unless a str
     path = obj.get("path")
     if type(path) is not str:
         raise Rejected("bad_path")
@@ -156,23 +135,25 @@ class _TimestampParser:
 
     Consecutive events share their second, so the whole-second part is
     validated and converted once (by `datetime.fromisoformat`) and only the
-    fraction is parsed per event. Any other form takes the slow path.
+    fraction is parsed per event. `second` ('YYYY-MM-DDTHH:MM:SS'), `minute`
+    and `base` (its microseconds) describe the last second parsed in the
+    cacheable form: `second` alone, or followed by '.' and six digits.
     """
 
     def __init__(self) -> None:
-        self._second = ""
-        self._minute = ""
-        self._base = 0
+        self.second = "\0"  # a prefix of no valid timestamp
+        self.minute = ""
+        self.base = 0
 
     def parse(self, value: object) -> tuple[str, int]:
         if type(value) is not str:
             raise Rejected("bad_timestamp")
         size = len(value)
-        if value[:19] == self._second:
+        if value[:19] == self.second:
             if size == 26 and value[19] == "." and value[20:].isdigit() and value.isascii():
-                return self._minute, self._base + int(value[20:])
+                return self.minute, self.base + int(value[20:])
             if size == 19:
-                return self._minute, self._base
+                return self.minute, self.base
         return self._parse_slow(value)
 
     def _parse_slow(self, value: str) -> tuple[str, int]:
@@ -189,25 +170,25 @@ class _TimestampParser:
         seconds = (dt.hour * 60 + dt.minute) * 60 + dt.second
         base = dt.toordinal() * MICROS_PER_DAY + seconds * 1_000_000
         if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):
-            self._second, self._minute, self._base = value[:19], minute, base
+            self.second, self.minute, self.base = value[:19], minute, base
         return minute, base + dt.microsecond
 
 
-_TIMES = _TimestampParser()
+TIMESTAMPS = _TimestampParser()
 
 
-# Validated collection names. A handful in practice; capped so that a
-# hostile stream of made-up names cannot grow it.
-_COLLECTIONS: set[str] = set()
+# Validated collection names, which the fast path accepts. A handful in
+# practice; capped so that a hostile stream of made-up names cannot grow it.
+COLLECTIONS: set[str] = set()
 
 
 def _valid_collection(name: str) -> bool:
-    if name in _COLLECTIONS:
+    if name in COLLECTIONS:
         return True
     if not _NSID.fullmatch(name):
         return False
-    if len(_COLLECTIONS) < 10_000:
-        _COLLECTIONS.add(name)
+    if len(COLLECTIONS) < 10_000:
+        COLLECTIONS.add(name)
     return True
 
 

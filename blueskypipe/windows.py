@@ -1,15 +1,23 @@
 """Exact per-user sliding windows over like times (SPEC §3, fast likers).
 
 A user's window count for a start like s is the number of their likes t
-with s <= t < s + span. Each user keeps the likes that can still share a
-window with their newest like (plus, until a window could reach the
-threshold, up to `threshold` older ones), and users silent for a span are
-evicted, so memory is bounded by the likes of the last `span` of event time.
+with s <= t < s + span. Each user keeps a sorted list of recent like times:
+below `threshold` likes nothing is dropped (no window can reach it), from
+there on the likes a span older than the newest are cut off, so a list
+holds at most `threshold` likes or one span of them.
+
+Users are kept in two generations, the users touched since the last
+rotation and those of the one before. A rotation, at least a span of event
+time after the previous one, drops the older generation whole: its users
+have been silent for a span, so no later like can share a window with
+theirs. Memory is bounded by the likes of the last two spans, and no pass
+ever visits the users that stay.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SPAN_MICROS = 60_000_000
@@ -28,65 +36,8 @@ class Peak:
     end: int
 
 
-class _UserWindow:
-    """Sorted like times of one user, from `times[head]` on. Likes a minute
-    older than the newest are dropped when a window could reach the
-    threshold, so up to `threshold` of them may linger until then."""
-
-    __slots__ = ("times", "head")
-
-    def __init__(self, first: int) -> None:
-        self.times: list[int] = [first]
-        self.head = 0
-
-    def live(self) -> list[int]:
-        newest = self.times[-1]
-        return [t for t in self.times[self.head :] if t > newest - SPAN_MICROS]
-
-    def add(self, t: int, threshold: int, span: int = SPAN_MICROS) -> Peak | None:
-        """Insert `t`; return the fullest window holding it if that reaches `threshold`."""
-        times = self.times
-        if t >= times[-1]:
-            times.append(t)
-            head = self.head
-            # Fewer likes held than the threshold, expired ones included: no
-            # window can reach it, so the expired ones can wait (at most
-            # `threshold` of them) and most likes cost an append and a compare.
-            if len(times) - head < threshold:
-                return None
-            while times[head] <= t - span:
-                head += 1
-            # Compact only now and then, so eviction stays O(1) amortised.
-            if head > 64 and head * 2 > len(times):
-                del times[:head]
-                head = 0
-            self.head = head
-            likes = len(times) - head
-            return Peak(likes, times[head], t) if likes >= threshold else None
-        if t <= times[-1] - span:
-            # Time jumped back by more than a window (clock change, replayed
-            # file): nothing held can share a window with t, so start over.
-            self.times, self.head = [t], 0
-            return Peak(1, t, t) if threshold <= 1 else None
-        insort(times, t, lo=self.head)
-        best = self._best_window_around(t, span)
-        return Peak(*best) if best[0] >= threshold else None
-
-    def _best_window_around(self, t: int, span: int) -> tuple[int, int, int]:
-        # An out-of-order like only changes windows that start in (t - span, t].
-        times = self.times
-        first = bisect_right(times, t - span, lo=self.head)
-        last = bisect_right(times, t) - 1
-        best = (0, t, t)
-        for i in range(first, last + 1):
-            stop = bisect_left(times, times[i] + span, lo=i)
-            if stop - i > best[0]:
-                best = (stop - i, times[i], times[stop - 1])
-        return best
-
-
 class LikeWindows:
-    """Sliding windows for all users who liked within the last minute.
+    """Sliding windows for all users who liked within the last span or two.
 
     Built empty or from a `snapshot()` of an earlier run; later likes extend
     the restored windows.
@@ -94,36 +45,92 @@ class LikeWindows:
 
     def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
-        self._users: dict[str, _UserWindow] = {}
-        for user, times in (snapshot or {}).items():
-            if times:
-                window = _UserWindow(0)
-                window.times = sorted(times)
-                self._users[user] = window
+        self._recent: dict[str, list[int]] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
+        self._older: dict[str, list[int]] = {}
+        self._rotated_at: int | None = None
 
     def __len__(self) -> int:
-        return len(self._users)
+        return len(self._recent) + len(self._older)
 
     def add(self, user: str, t: int) -> Peak | None:
-        """Record a like; return the window it completes if that reaches the threshold."""
-        window = self._users.get(user)
-        if window is None:
-            # Most users like once a minute or less: a new window of one like
-            # is the common case and never reaches the threshold.
-            self._users[user] = _UserWindow(t)
-            return Peak(1, t, t) if self.threshold <= 1 else None
-        return window.add(t, self.threshold)
+        """Record one like; return the window it completes if that reaches the threshold."""
+        return self.add_likes([user], [t]).get(user)
 
-    def evict(self, now: int) -> None:
-        """Forget users whose newest like is a minute or more away from `now`.
+    def add_likes(self, users: Sequence[str], times: Sequence[int]) -> dict[str, Peak]:
+        """Record likes in stream order (`users[i]` liked at `times[i]`); return,
+        per user, the fullest window among those that reached the threshold."""
+        # Once per chunk of the stream, so the loop is this module's hot path:
+        # most likes cost a dict lookup and an append.
+        peaks: dict[str, Peak] = {}
+        recent, older, threshold = self._recent, self._older, self.threshold
+        for user, t in zip(users, times, strict=True):
+            held = recent.get(user)
+            if held is None:
+                held = older.pop(user, None)
+                if held is None:
+                    recent[user] = [t]
+                    if threshold <= 1:
+                        _keep_best(peaks, user, Peak(1, t, t))
+                    continue
+                recent[user] = held
+            if t >= held[-1]:
+                held.append(t)
+                if len(held) < threshold:
+                    continue  # no window can reach it: expired likes may wait
+                cut = bisect_right(held, t - SPAN_MICROS)
+                if cut:
+                    del held[:cut]
+                if len(held) >= threshold:
+                    _keep_best(peaks, user, Peak(len(held), held[0], t))
+            else:
+                peak = _add_late(held, t, threshold)
+                if peak is not None:
+                    _keep_best(peaks, user, peak)
+        return peaks
+
+    def rotate(self, now: int) -> None:
+        """Forget the users silent since the rotation before the last one, once
+        `now` is a span or more away from the last rotation.
 
         Both directions count, so a clock that jumped back does not pin the
         users of the abandoned future in memory.
         """
-        stale = [u for u, w in self._users.items() if abs(now - w.times[-1]) >= SPAN_MICROS]
-        for user in stale:
-            del self._users[user]
+        if self._rotated_at is not None and abs(now - self._rotated_at) < SPAN_MICROS:
+            return
+        self._older, self._recent = self._recent, {}
+        self._rotated_at = now
 
     def snapshot(self) -> WindowSnapshot:
-        """The held like times per user, for saving across a restart."""
-        return {user: w.live() for user, w in self._users.items()}
+        """The like times per user that can still share a window with later likes,
+        for saving across a restart."""
+        return {
+            user: [t for t in held if t > held[-1] - SPAN_MICROS]
+            for generation in (self._older, self._recent)
+            for user, held in generation.items()
+        }
+
+
+def _keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
+    best = peaks.get(user)
+    if best is None or peak.likes > best.likes:
+        peaks[user] = peak
+
+
+def _add_late(held: list[int], t: int, threshold: int) -> Peak | None:
+    """Insert a like older than the user's newest; return the fullest window
+    holding it if that reaches `threshold`."""
+    if t <= held[-1] - SPAN_MICROS:
+        # Time jumped back by more than a window (clock change, replayed
+        # file): nothing held can share a window with t, so start over.
+        held[:] = [t]
+        return Peak(1, t, t) if threshold <= 1 else None
+    insort(held, t)
+    # An out-of-order like only changes windows that start in (t - span, t].
+    first = bisect_right(held, t - SPAN_MICROS)
+    last = bisect_right(held, t) - 1
+    best = Peak(0, t, t)
+    for i in range(first, last + 1):
+        stop = bisect_left(held, held[i] + SPAN_MICROS, lo=i)
+        if stop - i > best.likes:
+            best = Peak(stop - i, held[i], held[stop - 1])
+    return best if best.likes >= threshold else None

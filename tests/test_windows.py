@@ -79,15 +79,26 @@ def test_clock_jumping_back_restarts_the_window_without_crashing() -> None:
     assert results[-1] is not None and results[-1].likes == 50
 
 
-def test_memory_is_bounded_by_the_last_minute() -> None:
+def test_memory_is_bounded_by_the_last_two_minutes() -> None:
     windows = LikeWindows()
     for i in range(10_000):
         windows.add(f"user{i}", i * S)
-        windows.evict(i * S)
-    assert len(windows) <= 61
-    # Users of an abandoned future are forgotten once the clock is set back.
-    windows.evict(0)
+        windows.rotate(i * S)
+    assert len(windows) <= 121
+    # Users of an abandoned future are forgotten once the clock has been set
+    # back for a span.
+    windows.rotate(0)
+    windows.rotate(SPAN_MICROS)
     assert len(windows) == 0
+
+
+def test_a_user_who_likes_again_within_a_span_survives_rotations() -> None:
+    windows = LikeWindows()
+    for i in range(200):  # one like every 40 s, for over two hours
+        windows.rotate(i * 40 * S)
+        windows.add("steady", i * 40 * S)
+    assert len(windows) == 1
+    assert windows.snapshot() == {"steady": [198 * 40 * S, 199 * 40 * S]}
 
 
 def test_snapshot_and_restore_keep_the_window() -> None:
