@@ -286,9 +286,9 @@ def test_another_writer_holding_the_lock(pipeline: Pipeline) -> None:
     blocker.execute("begin immediate")
     locked_at = time.monotonic()
     writer = feed(proc, b"".join(line + b"\n" for line in lines))
-    # Generous: the stream's many languages load their word tools once (a
-    # few seconds) and the machine is shared. A blocked reader would fill
-    # the 64 KiB pipe and never finish, however long we wait.
+    # Generous: the word tools load at start-up and the machine is shared.
+    # A blocked reader would fill the 64 KiB pipe and never finish, however
+    # long we wait.
     writer.join(timeout=30)
     # All 75 MB went into the pipe while the lock was held: it kept reading.
     kept_reading = not writer.is_alive()
