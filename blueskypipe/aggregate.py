@@ -48,7 +48,7 @@ class Batch:
     by_collection: dict[str, int] = field(default_factory=dict)
     first_event_time: str | None = None
     last_event_time: str | None = None
-    newest_minute: str | None = None
+    newest_micros: int | None = None  # the latest event time seen, for retention
 
     windows: WindowSnapshot | None = None
 
@@ -132,7 +132,7 @@ class Aggregator:
         if batch.first_event_time is None:
             batch.first_event_time = first.timestamp
         batch.last_event_time = last.timestamp
-        batch.newest_minute = max(batch.newest_minute or "", first.minute, last.minute)
+        batch.newest_micros = max(batch.newest_micros or first.micros, first.micros, last.micros)
         self._now_micros = last.micros
 
     def _note_peak(self, user: str, peak: Peak) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
 
 from blueskypipe.aggregate import Batch
 from blueskypipe.db import connect, ensure_schema, local_now
-from blueskypipe.events import MICROS_PER_DAY
+from blueskypipe.times import MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
 # The writer waits briefly, then goes back to reading stdin and retries the
@@ -86,7 +85,7 @@ class Store:
 
     def __init__(self, path: Path, retention_minutes: int = 60) -> None:
         self.path = path
-        self.retention = timedelta(minutes=retention_minutes)
+        self.retention_micros = retention_minutes * MICROS_PER_MINUTE
         self._pruned_below: str | None = None
         try:
             # Start-up (schema, window state) may wait for a lock like any
@@ -153,7 +152,7 @@ class Store:
                 self._write_rollups(batch)
                 self._write_state(batch)
                 self._write_run(batch)
-                self._prune(batch.newest_minute)
+                self._prune(batch.newest_micros)
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
                 conn.execute("COMMIT")
@@ -221,11 +220,10 @@ class Store:
             )
         self.conn.execute("DELETE FROM recent_commits WHERE at < ?", (now - RECENT_COMMITS_SECONDS,))
 
-    def _prune(self, newest_minute: str | None) -> None:
-        if newest_minute is None:
+    def _prune(self, newest: int | None) -> None:
+        if newest is None:
             return
-        newest = datetime.strptime(newest_minute, "%Y-%m-%d %H:%M")
-        cutoff = (newest - self.retention).isoformat(sep=" ", timespec="minutes")
+        cutoff = minute_text(newest - self.retention_micros)
         if self._pruned_below is not None and cutoff <= self._pruned_below:
             return
         self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))
@@ -247,7 +245,7 @@ def _rollup_rows(batch: Batch) -> dict[str, object]:
         "likes_by_minute": batch.likes_by_minute,
         "likes_by_user_minute": batch.likes_by_user_minute,
         "fast_likers": [
-            (user, peak.likes, format_micros(peak.start), format_micros(peak.end))
+            (user, peak.likes, timestamp_text(peak.start), timestamp_text(peak.end))
             for user, peak in batch.fast_likers.items()
         ],
         "word_counts": batch.word_counts,
@@ -269,18 +267,6 @@ def ingest_counts(batch: Batch) -> dict[str, int]:
     counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
     counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())
     return {name: n for name, n in counts.items() if n}
-
-
-def format_micros(micros: int) -> str:
-    """Microseconds since 0001-01-01 as naive ISO-8601 with microseconds."""
-    days, rest = divmod(micros, MICROS_PER_DAY)
-    seconds, micro = divmod(rest, 1_000_000)
-    day = datetime.fromordinal(days)
-    # By hand: strftime('%Y') does not zero-pad years below 1000.
-    return (
-        f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
-        f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"
-    )
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.events import MICROS_PER_DAY
-from blueskypipe.store import Store, StoreBusy, format_micros
+from blueskypipe.store import Store, StoreBusy
+from blueskypipe.times import MICROS_PER_DAY, micros
 from blueskypipe.windows import Peak
 
 NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
@@ -20,6 +20,10 @@ NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "bluesky.db", retention_minutes=10)
+
+
+def at(text: str) -> int:
+    return micros(datetime.fromisoformat(text))
 
 
 def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
@@ -40,7 +44,7 @@ def a_batch() -> Batch:
         by_collection={"app.bsky.feed.like": 3, "app.bsky.feed.post": 1},
         first_event_time="2025-03-16T12:00:00",
         last_event_time="2025-03-16T12:00:30",
-        newest_minute="2025-03-16 12:00",
+        newest_micros=at("2025-03-16 12:00"),
     )
 
 
@@ -90,7 +94,7 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
 def test_retention_prunes_old_user_minutes(store: Store) -> None:
     store.write(a_batch())
     later = Batch(
-        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_minute="2025-03-16 12:10"
+        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_micros=at("2025-03-16 12:10")
     )
     store.write(later)
     # Ten minutes of retention: 12:00 is still inside, one minute later it is not.
@@ -98,7 +102,7 @@ def test_retention_prunes_old_user_minutes(store: Store) -> None:
         ("2025-03-16 12:00",),
         ("2025-03-16 12:10",),
     ]
-    store.write(Batch(newest_minute="2025-03-16 12:11"))
+    store.write(Batch(newest_micros=at("2025-03-16 12:11:59")))
     assert rows(store, "select minute from likes_by_user_minute") == [("2025-03-16 12:10",)]
 
 
@@ -117,7 +121,3 @@ def test_a_held_lock_is_busy_and_writes_nothing(store: Store) -> None:
     assert rows(store, "select count(*) from likes_by_minute") == [(0,)]
     store.write(a_batch())
     assert rows(store, "select likes from likes_by_minute") == [(3,)]
-
-
-def test_format_micros_pads_early_years() -> None:
-    assert format_micros(MICROS_PER_DAY * 2 + 1) == "0001-01-02T00:00:00.000001"
