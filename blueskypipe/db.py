@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,25 @@ def local_now(at: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction around the `with` block: committed at its end,
+    rolled back on any exception (which is raised again).
+
+    IMMEDIATE takes the write lock at the start, so a busy database fails
+    here, before anything was done, rather than halfway through.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT may leave the transaction open; nothing else may.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -62,18 +82,12 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     One transaction, with the version read inside it, so two processes that
     start together cannot both run an upgrade step.
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         version = schema_version(conn)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
         _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _upgrade(conn: sqlite3.Connection, version: int) -> None:

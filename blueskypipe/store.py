@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import connect, ensure_schema, local_now
+from blueskypipe.db import connect, ensure_schema, local_now, transaction
 from blueskypipe.times import MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
@@ -111,16 +111,9 @@ class Store:
 
     def _begin_run(self) -> int:
         """Record this run; a run still open was never closed: it was killed."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn) as conn:
             conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
             run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (local_now(),)).lastrowid
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         assert run_id is not None
         return run_id
 
@@ -144,22 +137,15 @@ class Store:
         Raises StoreBusy if the lock could not be had (nothing written) and
         StoreError for anything else; the transaction is rolled back either way.
         """
-        conn = self.conn
         try:
-            conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            self.conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
+            with transaction(self.conn):
                 self._write_rollups(batch)
                 self._write_state(batch)
                 self._write_run(batch)
                 self._prune(batch.newest_micros)
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             if _primary_code(exc) in _BUSY_CODES:
                 msg = f"{self.path} is locked by another writer"
@@ -169,10 +155,9 @@ class Store:
     def take_windows(self) -> WindowSnapshot:
         """Load and clear the window state saved by the last graceful stop."""
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            rows = self.conn.execute("SELECT user_id, times FROM like_windows").fetchall()
-            self.conn.execute("DELETE FROM like_windows")
-            self.conn.execute("COMMIT")
+            with transaction(self.conn) as conn:
+                rows = conn.execute("SELECT user_id, times FROM like_windows").fetchall()
+                conn.execute("DELETE FROM like_windows")
         except sqlite3.Error as exc:
             msg = f"cannot read window state from {self.path}: {exc}"
             raise StoreError(msg) from exc
