@@ -96,7 +96,13 @@ class Ingest:
         self.options = options or Options()
         self.clock = clock
         # The windows a graceful stop saved; raises StoreError if unreadable.
-        self.aggregator = Aggregator(LikeWindows(store.take_windows()))
+        windows, dropped = store.take_windows()
+        if dropped:
+            log(
+                f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
+                " that could not be read (like_windows); those users' windows start over"
+            )
+        self.aggregator = Aggregator(LikeWindows(windows))
         self.totals = Totals()
         self.rejects = RejectLog(log)
         self._stop_at: float | None = None

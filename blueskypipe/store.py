@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from blueskypipe.aggregate import Batch
@@ -67,6 +68,10 @@ _UPSERTS = {
 _SET_STATE = """
     INSERT INTO ingest_state (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+
+# A user's saved window: a JSON list of like times (microseconds, times.py).
+# Times far off are harmless: the first sweep of the windows evicts them.
+_SAVED_TIMES = msgspec.json.Decoder(list[int])
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DISK_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
@@ -152,8 +157,14 @@ class Store:
                 raise StoreBusy(msg) from exc
             raise StoreError(_write_failure(self.path, exc)) from exc
 
-    def take_windows(self) -> WindowSnapshot:
-        """Load and clear the window state saved by the last graceful stop."""
+    def take_windows(self) -> tuple[WindowSnapshot, int]:
+        """Load and clear the window state saved by the last graceful stop.
+
+        Returns the windows and how many saved ones could not be read (not a
+        JSON list of like times: a hand edit, a half-restored backup); those
+        are dropped, so their users' windows start over. Raises StoreError
+        if the table cannot be read or cleared (nothing is cleared then).
+        """
         try:
             with transaction(self.conn) as conn:
                 rows = conn.execute("SELECT user_id, times FROM like_windows").fetchall()
@@ -161,7 +172,13 @@ class Store:
         except sqlite3.Error as exc:
             msg = f"cannot read window state from {self.path}: {exc}"
             raise StoreError(msg) from exc
-        return {user: orjson.loads(times) for user, times in rows}
+        windows: WindowSnapshot = {}
+        for user, times in rows:
+            try:
+                windows[user] = _SAVED_TIMES.decode(times)
+            except (msgspec.DecodeError, TypeError):  # TypeError: not text at all
+                continue
+        return windows, len(rows) - len(windows)
 
     def _write_rollups(self, batch: Batch) -> None:
         for table, rows in _rollup_rows(batch).items():

@@ -108,8 +108,17 @@ def test_retention_prunes_old_user_minutes(store: Store) -> None:
 
 def test_windows_are_saved_once_and_taken_once(store: Store) -> None:
     store.write(Batch(windows={"did:plc:a": [1, 2, 3], "did:plc:empty": []}))
-    assert store.take_windows() == {"did:plc:a": [1, 2, 3]}
-    assert store.take_windows() == {}
+    assert store.take_windows() == ({"did:plc:a": [1, 2, 3]}, 0)
+    assert store.take_windows() == ({}, 0)
+
+
+@pytest.mark.parametrize("times", ["not json", '{"a": 1}', '[1, "x"]', "[1.5]", "[true]", "[1, 2"])
+def test_a_saved_window_that_is_not_a_list_of_times_is_dropped_and_counted(store: Store, times: str) -> None:
+    store.write(Batch(windows={"did:plc:a": [1, 2, 3], "did:plc:b": [4]}))
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("update like_windows set times = ? where user_id = 'did:plc:b'", (times,))
+    assert store.take_windows() == ({"did:plc:a": [1, 2, 3]}, 1)
+    assert rows(store, "select count(*) from like_windows") == [(0,)]
 
 
 def test_a_held_lock_is_busy_and_writes_nothing(store: Store) -> None:
