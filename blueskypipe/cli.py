@@ -138,7 +138,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         from blueskypipe.events import MAX_LINE_BYTES
         from blueskypipe.ingest import Ingest, Options
         from blueskypipe.source import LineReader
-        from blueskypipe.store import Store, StoreError
+        from blueskypipe.store import StoreError
         from blueskypipe.words import preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
@@ -147,13 +147,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
+        retention_minutes=args.retention_minutes,
     )
-    try:
-        store = Store(args.db, retention_minutes=args.retention_minutes)
-        ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
-    except StoreError as exc:
-        _log(f"error: {exc}")
-        return 1
+    ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, options)
     # Off the main thread: about a second of imports and dictionary that the
     # first engineering post would otherwise wait for.
     threading.Thread(target=preload, name="preload-words", daemon=True).start()
@@ -170,14 +166,10 @@ def handle_stream(argv: list[str] | None = None) -> int:
     try:
         totals = ingest.run()
     except StoreError as exc:
-        store.end_run("error")
         _log(f"error: {exc}")
-        _log(f"committed before the error: {ingest.totals.describe()}")
+        if ingest.reading:
+            _log(f"committed before the error: {ingest.totals.describe()}")
         return 1
-    else:
-        store.end_run(ingest.end_reason)
-    finally:
-        store.close()
     _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
     return 0
 

@@ -1,4 +1,8 @@
-"""The ingest loop: lines -> aggregator -> one store transaction per batch.
+"""One run of the pipeline: lines -> aggregator -> one store transaction per batch.
+
+`Ingest.run` owns the run's life: it opens the store, records the run,
+loads the fast-liker windows the last graceful stop saved, ingests, and
+ends the run's record (with why it ended) and closes the store on every path.
 
 The loop hands the current batch to the background writer when it holds
 `batch_size` lines or `flush_interval` seconds have passed, whichever comes
@@ -15,7 +19,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.events import LIKE, POST
@@ -47,6 +53,7 @@ class Options:
     flush_interval: float = 1.0
     progress_interval: float = 10.0
     drain_seconds: float = 3.0
+    retention_minutes: int = 60
 
 
 class Totals:
@@ -80,31 +87,27 @@ class Totals:
 
 
 class Ingest:
-    """Runs the loop; `request_stop` may be called from a signal handler."""
+    """One run into the database at `db`; `request_stop` may be called from a signal handler."""
 
     def __init__(
         self,
+        db: Path,
         reader: LineReader,
-        store: Store,
         log: Log,
         options: Options | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.db = db
         self.reader = reader
-        self.store = store
         self.log = log
         self.options = options or Options()
         self.clock = clock
-        # The windows a graceful stop saved; raises StoreError if unreadable.
-        windows, dropped = store.take_windows()
-        if dropped:
-            log(
-                f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
-                " that could not be read (like_windows); those users' windows start over"
-            )
-        self.aggregator = Aggregator(LikeWindows(windows))
+        # Replaced at the start of the run by one that resumes the saved windows.
+        self.aggregator = Aggregator()
         self.totals = Totals()
         self.rejects = RejectLog(log)
+        # True once stdin is being read: what was committed then means something.
+        self.reading = False
         self._stop_at: float | None = None
 
     def request_stop(self) -> None:
@@ -123,10 +126,28 @@ class Ingest:
         return "signal" if self._stop_at is not None else "end of input"
 
     def run(self) -> Totals:
-        """Ingest until end of input or a stop request; raise StoreError if writing fails
-        (or a lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end)."""
-        self.log(f"reading stdin into {self.store.path}")
-        writer = BackgroundWriter(self.store, self.totals.add, self.log)
+        """Ingest until end of input or a stop request, as one recorded run.
+
+        The run's record ends as 'end of input', 'signal', or 'error' if
+        anything raised, and the store is closed, whatever happens. Raises
+        StoreError if the database cannot be opened, read or written (or a
+        lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end).
+        """
+        with closing(Store(self.db, self.options.retention_minutes)) as store:
+            store.begin_run()
+            try:
+                self._ingest(store)
+            except BaseException:
+                store.end_run("error")
+                raise
+            store.end_run(self.end_reason)
+        return self.totals
+
+    def _ingest(self, store: Store) -> None:
+        self._resume_windows(store)
+        self.log(f"reading stdin into {store.path}")
+        self.reading = True
+        writer = BackgroundWriter(store, self.totals.add, self.log)
         try:
             self._loop(writer)
             writer.wait(FINAL_WRITE_PATIENCE)
@@ -136,7 +157,15 @@ class Ingest:
         finally:
             writer.close()
         self.rejects.report()
-        return self.totals
+
+    def _resume_windows(self, store: Store) -> None:
+        windows, dropped = store.take_windows()
+        if dropped:
+            self.log(
+                f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
+                " that could not be read (like_windows); those users' windows start over"
+            )
+        self.aggregator = Aggregator(LikeWindows(windows))
 
     def _loop(self, writer: BackgroundWriter) -> None:
         options = self.options

@@ -106,24 +106,29 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             ensure_schema(self.conn)
-            self.run_id = self._begin_run()
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
+        self.run_id: int | None = None
 
     def close(self) -> None:
         self.conn.close()
 
-    def _begin_run(self) -> int:
-        """Record this run; a run still open was never closed: it was killed."""
-        with transaction(self.conn) as conn:
-            conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
-            run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (local_now(),)).lastrowid
-        assert run_id is not None
-        return run_id
+    def begin_run(self) -> None:
+        """Record a new run, which the batches then update; a run still open
+        was never closed: it was killed. Raises StoreError."""
+        try:
+            with transaction(self.conn) as conn:
+                conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
+                self.run_id = conn.execute(
+                    "INSERT INTO runs (started_at) VALUES (?)", (local_now(),)
+                ).lastrowid
+        except sqlite3.Error as exc:
+            msg = f"cannot open {self.path}: {exc}"
+            raise StoreError(msg) from exc
 
     def end_run(self, reason: str) -> None:
-        """Close this run's record: 'end of input', 'signal' or 'error'.
+        """Close the record of the run begun: 'end of input', 'signal' or 'error'.
 
         Best effort: after an error the database may be what failed, and
         the next start then reports the run as killed.

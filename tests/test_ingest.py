@@ -15,8 +15,7 @@ from blueskypipe.events import LIKE as LIKE_NSID
 from blueskypipe.events import MAX_LINE_BYTES
 from blueskypipe.ingest import Ingest, Options
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store
-from tests.helpers import event, post
+from tests.helpers import event, post, query
 
 
 class Run:
@@ -26,12 +25,11 @@ class Run:
         self, db: Path, options: Options | None = None, clock: Iterator[float] | None = None
     ) -> None:
         self.read_fd, self.write_fd = os.pipe()
-        self.store = Store(db)
         self.logged: list[str] = []
         ticks = clock
         kwargs = {} if ticks is None else {"clock": lambda: next(ticks)}
         self.ingest = Ingest(
-            LineReader(self.read_fd, MAX_LINE_BYTES), self.store, self.logged.append, options, **kwargs
+            db, LineReader(self.read_fd, MAX_LINE_BYTES), self.logged.append, options, **kwargs
         )
 
     def feed(self, data: bytes) -> None:
@@ -45,7 +43,6 @@ class Run:
 
     def finish(self) -> None:
         self.ingest.run()
-        self.store.close()
         os.close(self.read_fd)
 
 
@@ -115,18 +112,16 @@ def test_a_quiet_stream_still_commits_now_and_then(db: Path) -> None:
     loop.start()
     try:
         deadline = time.monotonic() + 30
-        while heartbeat(db) is None:
+        while not heartbeat(db):
             assert time.monotonic() < deadline, "no commit while the stream was quiet"
             time.sleep(0.05)
     finally:
         os.close(run.write_fd)  # end of input ends the run
         loop.join(timeout=30)
-        run.store.close()
         os.close(run.read_fd)
     assert run.ingest.totals.events == 0
 
 
-def heartbeat(db: Path) -> str | None:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("select last_commit_at from runs").fetchone()
-    return None if row is None else row[0]
+def heartbeat(db: Path) -> object:
+    """The last commit time of the run; 0 while there is none (or no schema yet)."""
+    return query(db, "select last_commit_at from runs")

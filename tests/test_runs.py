@@ -107,3 +107,23 @@ def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeli
         )
     status = pipeline.periodic().stdout.decode()
     assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in status
+
+
+def test_a_start_that_fails_after_the_run_began_ends_the_run_as_an_error(pipeline: Pipeline) -> None:
+    pipeline.ingest(likes(START, 10))
+    with sqlite3.connect(pipeline.db) as conn:
+        # Any failure between beginning the run and reading stdin will do;
+        # this one makes taking the saved windows fail.
+        conn.execute(
+            "create trigger restoring before delete on like_windows"
+            " begin select raise(abort, 'a restore is in progress'); end"
+        )
+    result = pipeline.ingest(likes(START + timedelta(minutes=1), 10), check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"handle-stream: error: cannot read window state from {pipeline.db}: a restore is in progress"
+    ]
+    first, second = runs(pipeline.db)
+    assert first["end_reason"] == "end of input"
+    assert (second["end_reason"], second["events"]) == ("error", 0)
+    assert second["ended_at"] is not None

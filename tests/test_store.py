@@ -19,7 +19,9 @@ NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "bluesky.db", retention_minutes=10)
+    store = Store(tmp_path / "bluesky.db", retention_minutes=10)
+    store.begin_run()
+    return store
 
 
 def at(text: str) -> int:
