@@ -13,11 +13,15 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+from blueskypipe import times
+
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
 # 3: runs, recent_commits and the views run_gaps and partial_minutes (new
 # tables only: nothing to convert).
-SCHEMA_VERSION = 3
+# 5: runs.first_minute and last_minute (computed by the parser, for
+# partial_minutes); event and commit times only in runs, not in ingest_state.
+SCHEMA_VERSION = 5
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000
@@ -32,9 +36,9 @@ def connect(
     return conn
 
 
-def local_now(at: float | None = None) -> str:
+def local_now(at: float | None = None, timespec: str = "seconds") -> str:
     """This machine's local time as stored in the database ('YYYY-MM-DD HH:MM:SS')."""
-    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
+    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec=timespec)
 
 
 @contextmanager
@@ -100,6 +104,36 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
                 "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
                 (local_now(),),
             )
+    if version < 5:
+        # Minutes of the runs so far, computed as the parser computes them.
+        # The columns exist already when schema.sql just created the table;
+        # its views that read them were created above, which SQLite allows
+        # (it resolves a view's columns when the view is used).
+        _add_column(conn, "runs", "first_minute", "TEXT")
+        _add_column(conn, "runs", "last_minute", "TEXT")
+        runs = conn.execute("SELECT run_id, first_event_time, last_event_time FROM runs").fetchall()
+        conn.executemany(
+            "UPDATE runs SET first_minute = ?, last_minute = ? WHERE run_id = ?",
+            [(_minute_of(first), _minute_of(last), run_id) for run_id, first, last in runs],
+        )
+        # These repeated what runs holds (first_event_time was never read).
+        conn.execute(
+            "DELETE FROM ingest_state WHERE key IN ('first_event_time', 'last_event_time', 'last_commit_at')"
+        )
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _minute_of(timestamp: str | None) -> str | None:
+    if timestamp is None:
+        return None
+    try:
+        return times.minute_text(times.micros(datetime.fromisoformat(timestamp)))
+    except ValueError:
+        return None
 
 
 def _statements(script: str) -> Iterator[str]:

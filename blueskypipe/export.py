@@ -121,7 +121,9 @@ def _status(conn: sqlite3.Connection) -> Status:
     ]
     return Status(
         last_event_time=last,
-        seconds_since_commit=None if commit_at is None else max(0.0, now - commit_at),
+        seconds_since_commit=None
+        if commit_at is None
+        else max(0.0, (datetime.fromtimestamp(now) - datetime.fromisoformat(commit_at)).total_seconds()),
         events=events,
         rejected=rejected,
         word_counts_reset_at=words_reset_at,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -65,9 +66,6 @@ _UPSERTS = {
     "posts_by_lang": _COUNTER_UPSERT.format(table="posts_by_lang", key="lang", count="posts"),
     "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
 }
-_SET_STATE = """
-    INSERT INTO ingest_state (key, value) VALUES (?, ?)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
 
 # A user's saved window: a JSON list of like times (microseconds, times.py).
 # Times far off are harmless: the first sweep of the windows evicts them.
@@ -88,8 +86,13 @@ class StoreBusy(StoreError):
 class Store:
     """The writer's side of the database: one `write` per batch."""
 
-    def __init__(self, path: Path, retention_minutes: int = 60) -> None:
+    def __init__(
+        self, path: Path, retention_minutes: int = 60, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Open (and create or upgrade) the database; raise StoreError if it cannot be.
+        `clock` gives the wall-clock times the runs table records."""
         self.path = path
+        self.clock = clock
         self.retention_micros = retention_minutes * MICROS_PER_MINUTE
         self._pruned_below: str | None = None
         try:
@@ -121,7 +124,7 @@ class Store:
             with transaction(self.conn) as conn:
                 conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
                 self.run_id = conn.execute(
-                    "INSERT INTO runs (started_at) VALUES (?)", (local_now(),)
+                    "INSERT INTO runs (started_at) VALUES (?)", (local_now(self.clock()),)
                 ).lastrowid
         except sqlite3.Error as exc:
             msg = f"cannot open {self.path}: {exc}"
@@ -136,7 +139,7 @@ class Store:
         try:
             self.conn.execute(
                 "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
-                (local_now(), reason, self.run_id),
+                (local_now(self.clock()), reason, self.run_id),
             )
         except sqlite3.Error:
             pass
@@ -151,7 +154,6 @@ class Store:
             self.conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
             with transaction(self.conn):
                 self._write_rollups(batch)
-                self._write_state(batch)
                 self._write_run(batch)
                 self._prune(batch.newest_micros)
                 if batch.windows is not None:
@@ -190,25 +192,15 @@ class Store:
             if rows:
                 self.conn.execute(_UPSERTS[table], (orjson.dumps(rows),))
 
-    def _write_state(self, batch: Batch) -> None:
-        execute = self.conn.execute
-        if batch.first_event_time is not None:
-            execute(
-                "INSERT INTO ingest_state (key, value) VALUES ('first_event_time', ?)"
-                " ON CONFLICT (key) DO NOTHING",
-                (batch.first_event_time,),
-            )
-        if batch.last_event_time is not None:
-            execute(_SET_STATE, ("last_event_time", batch.last_event_time))
-        execute(_SET_STATE, ("last_commit_at", repr(time.time())))
-
     def _write_run(self, batch: Batch) -> None:
-        now = time.time()
+        now = self.clock()
         self.conn.execute(
             """UPDATE runs SET
                 lines = lines + ?, events = events + ?, rejected = rejected + ?,
                 first_event_time = coalesce(first_event_time, ?),
+                first_minute = coalesce(first_minute, ?),
                 last_event_time = coalesce(?, last_event_time),
+                last_minute = coalesce(?, last_minute),
                 last_commit_at = ?
             WHERE run_id = ?""",
             (
@@ -216,8 +208,11 @@ class Store:
                 batch.events,
                 batch.rejected,
                 batch.first_event_time,
+                batch.first_minute,
                 batch.last_event_time,
-                local_now(now),
+                batch.last_minute,
+                # Milliseconds: periodic shows how long ago, to a tenth of a second.
+                local_now(now, "milliseconds"),
                 self.run_id,
             ),
         )

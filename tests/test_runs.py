@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -102,9 +101,7 @@ def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeli
     proc.wait(timeout=30)
     with sqlite3.connect(pipeline.db) as conn:
         # As if 3 min 10 s had passed since the last commit.
-        conn.execute(
-            "update ingest_state set value = ? where key = 'last_commit_at'", (repr(time.time() - 190),)
-        )
+        conn.execute("update runs set last_commit_at = ?", (str(datetime.now() - timedelta(seconds=190)),))
     status = pipeline.periodic().stdout.decode()
     assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in status
 
@@ -127,3 +124,13 @@ def test_a_start_that_fails_after_the_run_began_ends_the_run_as_an_error(pipelin
     assert first["end_reason"] == "end of input"
     assert (second["end_reason"], second["events"]) == ("error", 0)
     assert second["ended_at"] is not None
+
+
+def test_partial_minutes_agree_with_the_counts_for_any_timestamp_form(pipeline: Pipeline) -> None:
+    # The basic ISO-8601 form: accepted by the parser, counted under its minute.
+    pipeline.ingest([event("20250316T132653", repo="did:plc:basic")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 13:26:00", "1"]]
+    with sqlite3.connect(pipeline.db) as conn:
+        partial = conn.execute("select time, likes, why from partial_minutes").fetchall()
+    assert partial == [("2025-03-16 13:26:00", 1, "run 1 started; run 1 ended (end of input)")]

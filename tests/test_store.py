@@ -46,6 +46,8 @@ def a_batch() -> Batch:
         by_collection={"app.bsky.feed.like": 3, "app.bsky.feed.post": 1},
         first_event_time="2025-03-16T12:00:00",
         last_event_time="2025-03-16T12:00:30",
+        first_minute="2025-03-16 12:00",
+        last_minute="2025-03-16 12:00",
         newest_micros=at("2025-03-16 12:00"),
     )
 
@@ -68,11 +70,11 @@ def test_a_batch_lands_in_every_table(store: Store) -> None:
         "collection:app.bsky.feed.like": 3,
         "collection:app.bsky.feed.post": 1,
     }
-    state = dict(rows(store, "select * from ingest_state"))
-    assert (state["first_event_time"], state["last_event_time"]) == (
-        "2025-03-16T12:00:00",
-        "2025-03-16T12:00:30",
-    )
+    # Event times, and their minutes, are kept once: in the run's row.
+    assert rows(store, "select first_event_time, last_event_time, first_minute, last_minute from runs") == [
+        ("2025-03-16T12:00:00", "2025-03-16T12:00:30", "2025-03-16 12:00", "2025-03-16 12:00")
+    ]
+    assert rows(store, "select * from ingest_state") == []
 
 
 def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> None:
@@ -84,9 +86,7 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
     assert rows(store, "select likes from likes_by_minute") == [(6,)]
     assert rows(store, "select likes from fast_likers") == [(50,)], "a smaller window must not replace"
     assert rows(store, "select n from ingest_counts where name = 'events'") == [(8,)]
-    assert rows(store, "select value from ingest_state where key = 'first_event_time'") == [
-        ("2025-03-16T12:00:00",)
-    ]
+    assert rows(store, "select first_event_time from runs") == [("2025-03-16T12:00:00",)]
     third = a_batch()
     third.fast_likers = {"did:plc:a": Peak(51, NOON, NOON + 2)}
     store.write(third)
