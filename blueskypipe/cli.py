@@ -11,7 +11,6 @@ import gc
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -143,6 +142,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
+    # The word tools load on their own thread (about a second), while the
+    # database opens and the first lines arrive; nothing loads after that.
+    preload()
     options = Options(
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
@@ -150,9 +152,6 @@ def handle_stream(argv: list[str] | None = None) -> int:
         retention_minutes=args.retention_minutes,
     )
     ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, options)
-    # Off the main thread: about a second of imports and dictionary that the
-    # first engineering post would otherwise wait for.
-    threading.Thread(target=preload, name="preload-words", daemon=True).start()
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()
@@ -243,10 +242,13 @@ def _health_lines(db: Path, status: Status) -> list[str]:
             f"  handle-stream is not running: run {run.run_id} ended ({run.end_reason}) at {run.ended_at}"
         )
     for gap in status.gaps:
+        # SQLite's julianday() reads only some ISO-8601 forms: None for the others.
+        length = "" if gap.seconds is None else f" ({duration(gap.seconds)})"
         lines.append(
-            f"  gap in event time: {gap.start} .. {gap.end} ({duration(gap.seconds)}),"
+            f"  gap in event time: {gap.start} .. {gap.end}{length},"
             f" after run {gap.after_run} ended ({gap.after_run_ended_by})"
         )
+    lines.extend(f"  {note}" for note in status.upgrade_notes)
     if status.word_counts_reset_at:
         lines.append(
             f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"

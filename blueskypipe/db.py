@@ -18,10 +18,18 @@ from blueskypipe import times
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
 # 3: runs, recent_commits and the views run_gaps and partial_minutes (new
-# tables only: nothing to convert).
+# tables only: nothing to convert). 4: the light verbs and vague words below
+# became English stop words; their old counts leave word_counts.
 # 5: runs.first_minute and last_minute (computed by the parser, for
 # partial_minutes); event and commit times only in runs, not in ingest_state.
 SCHEMA_VERSION = 5
+
+# The words that version 4 added to data/stopwords-en.txt. Counted before,
+# they would stay in the top 10 for ever, so the upgrade removes exactly these.
+FILLER_V4 = (
+    "make see say take come give find tell feel look need thing something anything everything lot "
+    "way much even still every back well many maybe actually probably pretty"
+).split()
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000
@@ -70,32 +78,38 @@ def schema_sql() -> str:
     return resources.files("blueskypipe").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: sqlite3.Connection) -> list[str]:
     """Bring the database to SCHEMA_VERSION: create it, or upgrade an older one.
 
     Every change to schema.sql raises SCHEMA_VERSION, so a database at the
-    current version needs nothing more than this one cheap read.
+    current version needs nothing more than this one cheap read. Returns
+    what the upgrade changed in the data, for the caller to tell the user
+    (once: the next call finds the current version).
     """
     if schema_version(conn) < SCHEMA_VERSION:
-        apply_schema(conn)
+        return apply_schema(conn)
+    return []
 
 
-def apply_schema(conn: sqlite3.Connection) -> None:
+def apply_schema(conn: sqlite3.Connection) -> list[str]:
     """Create or upgrade tables and views; safe to run any number of times.
 
     One transaction, with the version read inside it, so two processes that
-    start together cannot both run an upgrade step.
+    start together cannot both run an upgrade step. Returns what the
+    upgrade changed in the data (see `ensure_schema`).
     """
     with transaction(conn):
         version = schema_version(conn)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
-        _upgrade(conn, version)
+        notes = _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return notes
 
 
-def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
     """Versioned steps that `CREATE … IF NOT EXISTS` cannot express."""
+    notes: list[str] = []
     if version < 2:
         # Counts of unmerged words cannot be split into merged words and
         # forms faithfully, so the word chart starts over; nothing else does.
@@ -104,22 +118,43 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> None:
                 "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
                 (local_now(),),
             )
+    if version < 4:
+        notes += _drop_new_filler(conn)
     if version < 5:
-        # Minutes of the runs so far, computed as the parser computes them.
-        # The columns exist already when schema.sql just created the table;
-        # its views that read them were created above, which SQLite allows
-        # (it resolves a view's columns when the view is used).
-        _add_column(conn, "runs", "first_minute", "TEXT")
-        _add_column(conn, "runs", "last_minute", "TEXT")
-        runs = conn.execute("SELECT run_id, first_event_time, last_event_time FROM runs").fetchall()
-        conn.executemany(
-            "UPDATE runs SET first_minute = ?, last_minute = ? WHERE run_id = ?",
-            [(_minute_of(first), _minute_of(last), run_id) for run_id, first, last in runs],
-        )
-        # These repeated what runs holds (first_event_time was never read).
-        conn.execute(
-            "DELETE FROM ingest_state WHERE key IN ('first_event_time', 'last_event_time', 'last_commit_at')"
-        )
+        _times_in_runs_only(conn)
+    return notes
+
+
+def _drop_new_filler(conn: sqlite3.Connection) -> list[str]:
+    marks = ", ".join("?" * len(FILLER_V4))
+    conn.execute(f"DELETE FROM word_forms WHERE word IN ({marks})", FILLER_V4)
+    dropped = conn.execute(
+        f"DELETE FROM word_counts WHERE word IN ({marks}) RETURNING word, posts", FILLER_V4
+    ).fetchall()
+    if not dropped:
+        return []
+    dropped.sort(key=lambda row: (-row[1], row[0]))
+    words = ", ".join(f"{word} ({posts:,} posts)" for word, posts in dropped)
+    return [f"top words: removed {len(dropped)} words that are stop words now: {words}"]
+
+
+def _times_in_runs_only(conn: sqlite3.Connection) -> None:
+    """Fill in the minutes of earlier runs, computed as the parser computes
+    them, and drop the times that ingest_state repeated."""
+    # The columns exist already when schema.sql just created the table; its
+    # views that read them were created above, which SQLite allows (it
+    # resolves a view's columns when the view is used).
+    _add_column(conn, "runs", "first_minute", "TEXT")
+    _add_column(conn, "runs", "last_minute", "TEXT")
+    runs = conn.execute("SELECT run_id, first_event_time, last_event_time FROM runs").fetchall()
+    conn.executemany(
+        "UPDATE runs SET first_minute = ?, last_minute = ? WHERE run_id = ?",
+        [(_minute_of(first), _minute_of(last), run_id) for run_id, first, last in runs],
+    )
+    # These repeated what runs holds (first_event_time was never read).
+    conn.execute(
+        "DELETE FROM ingest_state WHERE key IN ('first_event_time', 'last_event_time', 'last_commit_at')"
+    )
 
 
 def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:

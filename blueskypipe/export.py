@@ -55,7 +55,7 @@ class Gap:
     after_run: int
     start: str
     end: str
-    seconds: float
+    seconds: float | None  # None when SQLite cannot read the times (julianday)
     after_run_ended_by: str
 
 
@@ -72,6 +72,7 @@ class Status:
     events_per_second: float | None = None  # over the last RATE_SECONDS of commits
     run: Run | None = None  # the latest run
     gaps: list[Gap] = field(default_factory=list)  # latest first
+    upgrade_notes: list[str] = field(default_factory=list)  # what this read's schema upgrade changed
 
 
 Rows = list[tuple[object, ...]]
@@ -84,13 +85,14 @@ def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
     try:
         conn = db.connect(db_path)
         try:
-            db.ensure_schema(conn)
+            upgrade_notes = db.ensure_schema(conn)
             # One read transaction, so all four files come from one snapshot.
             conn.execute("BEGIN")
             rows = {
                 name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()
             }
             status = _status(conn)
+            status.upgrade_notes = upgrade_notes
             conn.execute("COMMIT")
         finally:
             conn.close()

@@ -116,6 +116,8 @@ class Ingest:
         lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end).
         """
         with closing(Store(self.db, self.options.retention_minutes)) as store:
+            for note in store.upgrade_notes:
+                self.log(note)
             store.begin_run()
             try:
                 self._ingest(store)

@@ -9,6 +9,8 @@ UNKNOWN = "unknown"
 INVALID = "invalid"
 
 _BCP47_LIKE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+# Some clients write several tags in one string: "en-US;en", "en,es", "fr de".
+_SEPARATORS = re.compile(r"[;,\s]+")
 
 
 @lru_cache(maxsize=4096)
@@ -19,8 +21,18 @@ def label(tag: str) -> str:
     return tag.partition("-")[0].lower()
 
 
+@lru_cache(maxsize=4096)
+def tag_labels(tag: str) -> frozenset[str]:
+    """The labels of one `langs` entry, which may hold several tags; 'invalid' if it holds none."""
+    tags = [part for part in _SEPARATORS.split(tag) if part]
+    return frozenset(label(part) for part in tags) if tags else frozenset((INVALID,))
+
+
 def labels(langs: list[str] | None) -> set[str]:
     """The distinct labels a post counts under; 'unknown' when it declares none."""
     if not langs:
         return {UNKNOWN}
-    return {label(tag) for tag in langs}
+    found: set[str] = set()
+    for tag in langs:
+        found |= tag_labels(tag)
+    return found

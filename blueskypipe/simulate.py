@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -39,10 +40,12 @@ USERS = 50_000
 # that at the live rate nobody but a planted user likes 50 times a minute.
 SKEW = 1.3
 
-# Language mix of posts, roughly as on the live network; None = no `langs`.
+# Language mix of posts, roughly as on the live network, which declares
+# dozens of languages; None = no `langs`. Some clients write several tags in
+# one string ("en-US;en").
 LANGS: list[tuple[list[str] | None, float]] = [
-    (["en"], 0.52),
-    (["ja"], 0.16),
+    (["en"], 0.45),
+    (["ja"], 0.14),
     (["pt"], 0.07),
     (["de"], 0.05),
     (["es"], 0.04),
@@ -54,6 +57,11 @@ LANGS: list[tuple[list[str] | None, float]] = [
     (["ko"], 0.02),
     (["nb", "no"], 0.01),
     ([], 0.01),
+    (["en-US;en"], 0.004),
+    *((["it"], 0.006), (["nl"], 0.006), (["pl"], 0.006), (["ru"], 0.006), (["tr"], 0.006)),
+    *((["uk"], 0.005), (["sv"], 0.005), (["fi"], 0.005), (["id"], 0.005), (["ca"], 0.005)),
+    *((["zh"], 0.005), (["th"], 0.004), (["ar"], 0.004), (["fa"], 0.004), (["hi"], 0.004)),
+    *((["cs"], 0.004), (["da"], 0.004), (["vi"], 0.004)),
 ]
 WORDS = {
     "en": "the a and to of in is it for on with this that my so just day time love people new good "
@@ -65,6 +73,24 @@ WORDS = {
     "fr": "de la le et les des en un du une que est pour qui dans pas aujourd jour".split(),
     "ko": "오늘 내일 감사 고양이 게임 음악".split(),
     "no": "og i det er som en til på av for ikke med".split(),
+    "it": "il la di che e un per non con una oggi lavoro progetto".split(),
+    "nl": "de het een en van ik je dat niet op vandaag werk".split(),
+    "pl": "i w nie na się to jest że z do dzisiaj praca".split(),
+    "ru": "и в не на я что с это как по сегодня работа".split(),
+    "tr": "ve bir bu da için ne çok ama ben bugün iş".split(),
+    "uk": "і в не на я що з це як сьогодні робота".split(),
+    "sv": "och i att det som en på är av för idag jobb".split(),
+    "fi": "ja on ei se että hän oli mutta tänään työ".split(),
+    "id": "dan yang di ini itu dengan untuk tidak hari kerja".split(),
+    "ca": "i de la el que en a per amb avui feina".split(),
+    "zh": "今天 工作 我们 音乐 朋友 时间".split(),
+    "th": "วันนี้ ทำงาน ขอบคุณ เพลง".split(),
+    "ar": "في من على إلى هذا اليوم عمل".split(),
+    "fa": "و در به از این که امروز کار".split(),
+    "hi": "और का की है में यह आज काम".split(),
+    "cs": "a v se na je že to dnes práce".split(),
+    "da": "og i at det er en til på i dag arbejde".split(),
+    "vi": "và của là có không người hôm nay công việc".split(),
 }
 ENGINEERING_WORDS = (
     "software hardware civil mechanical bridge rust python design systems team data platform "
@@ -205,7 +231,8 @@ class Simulator:
     def _post_record(self, engineering: bool) -> str:
         rng = self.rng
         langs = rng.choices([lang for lang, _ in LANGS], [w for _, w in LANGS])[0]
-        vocabulary = WORDS.get((langs or ["en"])[0].split("-")[0].lower(), WORDS["en"])
+        primary = re.split("[-;]", (langs or ["en"])[0])[0].lower()
+        vocabulary = WORDS.get(primary, WORDS["en"])
         words = rng.choices(vocabulary, k=rng.randrange(3, 25))
         words += rng.sample(EXTRAS, rng.randrange(0, 3))
         if engineering:

@@ -108,7 +108,8 @@ class Store:
             # a power cut may lose the last commits but never consistency.
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            ensure_schema(self.conn)
+            # What an upgrade changed in the data, for the run's owner to tell once.
+            self.upgrade_notes = ensure_schema(self.conn)
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc

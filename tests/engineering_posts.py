@@ -36,7 +36,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Looking for engineers who love Rust and embedded systems. Engineering culture matters.",
-        "culture embedded>embed engineers>engineer looking>look love matters>matter rust systems>system",
+        "culture embedded>embed engineers>engineer love matters>matter rust systems>system",
     ),
     (
         "en",
@@ -51,7 +51,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "New grad? Our engineering residency takes 12 people a year. Applications close Friday.",
-        "new grad residency takes>take people year applications>application close friday",
+        "new grad residency people year applications>application close friday",
     ),
     (
         "en",
@@ -96,7 +96,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Our engineering interviews are take-home projects, no leetcode. Apply today!",
-        "interviews>interview take home projects>project leetcode apply today",
+        "interviews>interview home projects>project leetcode apply today",
     ),
     (
         "en",
@@ -127,7 +127,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Researchers at MIT used genetic engineering to make bacteria produce spider silk",
-        "researchers>researcher mit used>use genetic make bacteria>bacterium produce spider silk",
+        "researchers>researcher mit used>use genetic bacteria>bacterium produce spider silk",
     ),
     (
         "en",
@@ -147,7 +147,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "The engineering of the Roman aqueducts still amazes researchers 2,000 years later",
-        "roman aqueducts>aqueduct still amazes>amaze researchers>researcher years>year later>late",
+        "roman aqueducts>aqueduct amazes>amaze researchers>researcher years>year later>late",
     ),
     (
         "en",
@@ -167,7 +167,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "A survey of 500 teams finds that engineering productivity metrics mislead managers",
-        "survey teams>team finds>find productivity metrics>metric mislead managers>manager",
+        "survey teams>team productivity metrics>metric mislead managers>manager",
     ),
     (
         "en",
@@ -236,7 +236,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Any tips for the FE exam? Civil engineering, taking it in March",
-        "tips>tip fe exam civil taking>take march",
+        "tips>tip fe exam civil march",
     ),
     ("en", "studying for statics, why is engineering like this", "statics>static studying>study"),
     (
@@ -257,7 +257,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "I'm in second year engineering and still don't know which major to pick",
-        "second year still major pick",
+        "second year major pick",
     ),
     (
         "en",
@@ -267,12 +267,12 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Group projects in engineering: 1 person does everything, 3 people do nothing",
-        "group projects>project person everything people nothing",
+        "group projects>project person people nothing",
     ),
     (
         "en",
         "Our chemical engineering lab report is due at midnight and the data makes no sense",
-        "chemical lab report due midnight data makes>make sense",
+        "chemical lab report due midnight data sense",
     ),
     # Hobbyists
     (
@@ -299,7 +299,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Restoring a 1970s radio. Analog engineering was something else.",
-        "restoring>restore radio analog something else",
+        "restoring>restore radio analog else",
     ),
     (
         "en",
@@ -335,7 +335,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Retro computing: the engineering of the Commodore 64 sound chip still impresses",
-        "chip commodore computing impresses>impress retro sound still",
+        "chip commodore computing impresses>impress retro sound",
     ),
     ("en", "Sound engineering tip: cut before you boost", "sound tip cut boost"),
     # Opinions and industry chatter
@@ -344,12 +344,12 @@ POSTS: list[tuple[str, str, str | None]] = [
         "Engineering is mostly communication. The code is the easy part.",
         "mostly communication code easy part",
     ),
-    ("en", "Hot take: most engineering problems are people problems", "hot take problems>problem people"),
-    ("en", "Good engineering means saying no to features", "features>feature good means saying>say"),
+    ("en", "Hot take: most engineering problems are people problems", "hot problems>problem people"),
+    ("en", "Good engineering means saying no to features", "features>feature good means"),
     (
         "en",
         "The best engineering teams I've worked with wrote things down",
-        "best>good teams>team worked>work wrote>write things>thing",
+        "best>good teams>team worked>work wrote>write",
     ),
     (
         "en",
@@ -395,17 +395,17 @@ POSTS: list[tuple[str, str, str | None]] = [
     ),
     ("en", "Railway engineering in Japan is on another level 🚄", "railway japan another level"),
     ("en", "Electrical engineering meme: it's always the ground. Always.", "electrical meme always ground"),
-    ("en", "engineering.It is fun to build things", "fun build things>thing"),
+    ("en", "engineering.It is fun to build things", "fun build"),
     ("en", "What is engineering?It is applied science.", "applied>apply science"),
     (
         "en",
         "The data engineering stack in 2026: Postgres, DuckDB, and a lot of YAML",
-        "data stack postgres duckdb lot yaml",
+        "data stack postgres duckdb yaml",
     ),
     (
         "en",
         "Control systems engineering: PID is all you need (mostly)",
-        "control systems>system pid need mostly",
+        "control systems>system pid mostly",
     ),
     # Hashtags, handles, URLs, emoji, acronyms
     ("en", "#Engineering #AI #ML #DataScience", "ai ml datascience"),
@@ -423,9 +423,9 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "The US engineering workforce is aging, says NSF report",
-        "aging nsf report says>say us workforce",
+        "aging nsf report us workforce",
     ),
-    ("en", "IT and engineering teams need to talk more", "teams>team need talk"),
+    ("en", "IT and engineering teams need to talk more", "teams>team talk"),
     ("en", "Engineering’s dirty secret: nobody reads the docs", "dirty secret nobody reads>read docs>doc"),
     ("en", "engineering's golden rule: KISS", "golden rule kiss"),
     ("en", "GPUs, TPUs and NPUs: hardware engineering in the AI era", "gpus tpus npus hardware ai era"),
@@ -442,8 +442,8 @@ POSTS: list[tuple[str, str, str | None]] = [
         "design collaboration template",
     ),
     ("en", "Engineering (n.): the art of compromise", "art compromise"),
-    ("en", "Hello from the engineering floor, 12th floor actually", "hello floor actually"),
-    ("en", "Sooo much engineering today, my brain is mush", "sooo much today brain mush"),
+    ("en", "Hello from the engineering floor, 12th floor actually", "hello floor"),
+    ("en", "Sooo much engineering today, my brain is mush", "sooo today brain mush"),
     # Posts that must not qualify
     ("en", "Reengineering our onboarding flow this quarter", None),
     ("en", "#softwareengineering is my life", None),
@@ -459,126 +459,126 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "de",
         "Wir suchen Ingenieure für unser Engineering-Team in München. Daten und Forschung!",
-        "daten>datum forschung ingenieure>ingenieur münchen suchen team",
+        "daten forschung ingenieure münchen suchen team",
     ),
     (
         "de",
         "Software Engineering ist mehr als Programmieren, es ist Arbeit mit Menschen",
-        "software programmieren arbeit menschen>mensch",
+        "software programmieren arbeit menschen",
     ),
     ("de", "Das System ist gut, aber das Engineering dahinter ist besser", "system"),
     (
         "de",
         "Neue Studie zu Reverse Engineering von Firmware: Ergebnisse überraschen",
-        "ergebnisse>ergebnis firmware reverse>revers studie überraschen",
+        "ergebnisse firmware reverse studie überraschen",
     ),
-    ("de", "Engineering-Kultur: Fehler sind Daten, keine Schuld", "kultur fehler daten>datum schuld"),
-    ("de", "Maschinenbau oder Engineering? Beides ist Technik", "beides>beid maschinenbau technik"),
+    ("de", "Engineering-Kultur: Fehler sind Daten, keine Schuld", "kultur fehler daten schuld"),
+    ("de", "Maschinenbau oder Engineering? Beides ist Technik", "beides maschinenbau technik"),
     ("de", "Die Brücke ist ein Meisterwerk des Engineering", "brücke meisterwerk"),
     ("de", "Heute Vortrag über Platform Engineering in Berlin #devops", "vortrag platform berlin devops"),
-    ("de", "Unser Team wächst: Engineering, Forschung und Design", "team wächst>wachsen forschung design"),
-    ("de", "KI und Engineering: Systeme, die lernen", "ki systeme>system lernen"),
+    ("de", "Unser Team wächst: Engineering, Forschung und Design", "team wächst forschung design"),
+    ("de", "KI und Engineering: Systeme, die lernen", "ki systeme lernen"),
     (
         "de",
         "Studenten der Elektrotechnik lieben Engineering-Memes",
-        "elektrotechnik lieben>lieb memes>meme studenten>student",
+        "elektrotechnik lieben memes>meme studenten",
     ),
     (
         "de",
         "Engineering bei der Bahn: Signale, Weichen, Verspätungen",
-        "bahn signale>signal verspätungen>verspätung weichen>weiche",
+        "bahn signale verspätungen weichen",
     ),
-    ("de", "Ich liebe Engineering, aber nicht Meetings", "liebe>lieben meetings>meeting"),
+    ("de", "Ich liebe Engineering, aber nicht Meetings", "liebe meetings>meeting"),
     (
         "de",
         "Ein Roboter, gebaut von Schülern. Engineering macht Spaß!",
-        "roboter gebaut>bauen schülern>schüler spaß",
+        "roboter gebaut schülern spaß",
     ),
     ("de", "Die Zukunft des Engineering ist offen", "zukunft"),
     # French
     (
         "fr",
         "Nous recrutons des ingénieurs pour notre équipe engineering à Lyon",
-        "recrutons>recruter ingénieurs>ingénieur équipe lyon",
+        "recrutons ingénieurs équipe lyon",
     ),
     (
         "fr",
         "Données, recherche et engineering: le travail de notre système",
-        "données>donnée recherche travail système",
+        "données recherche travail système",
     ),
     ("fr", "L'engineering logiciel, c'est surtout de la communication", "logiciel communication"),
     (
         "fr",
         "Conférence sur le reverse engineering demain à Paris",
-        "conférence demain paris reverse>reverser",
+        "conférence demain paris reverse",
     ),
-    ("fr", "Les étudiants en engineering travaillent trop", "étudiants>étudiant travaillent>travailler"),
+    ("fr", "Les étudiants en engineering travaillent trop", "étudiants travaillent"),
     ("fr", "Engineering de la fiabilité: chaque panne est une leçon", "fiabilité panne leçon"),
     ("fr", "Le pont est un chef-d'œuvre d'engineering", "pont chef œuvre"),
     (
         "fr",
         "AI et engineering: les systèmes apprennent vite",
-        "ai systèmes>système apprennent>apprendre vite",
+        "ai systèmes apprennent vite",
     ),
-    ("fr", "Mon stage en engineering commence lundi", "stage commence>commencer lundi"),
-    ("fr", "Engineering, design et données: notre recette", "design données>donnée recette"),
+    ("fr", "Mon stage en engineering commence lundi", "stage commence lundi"),
+    ("fr", "Engineering, design et données: notre recette", "design données recette"),
     (
         "fr",
         "Les ingénieurs aiment l'engineering, quelle surprise",
-        "ingénieurs>ingénieur aiment>aimer surprise",
+        "ingénieurs aiment surprise",
     ),
-    ("fr", "Plateforme engineering pour les équipes produit", "plateforme équipes>équipe produit"),
-    ("fr", "Engineering nucléaire: la France construit encore", "nucléaire france construit>construire"),
+    ("fr", "Plateforme engineering pour les équipes produit", "plateforme équipes produit"),
+    ("fr", "Engineering nucléaire: la France construit encore", "nucléaire france construit"),
     ("fr", "Retour d'expérience sur notre migration, côté engineering", "côté expérience migration"),
-    ("fr", "Je cherche un mentor en engineering", "cherche>chercher mentor"),
+    ("fr", "Je cherche un mentor en engineering", "cherche mentor"),
     # Spanish
     (
         "es",
         "Buscamos ingenieros para nuestro equipo de engineering en Madrid",
-        "buscamos>buscar ingenieros>ingeniero equipo madrid",
+        "buscamos ingenieros equipo madrid",
     ),
     (
         "es",
         "Datos, investigación y engineering: el trabajo del sistema",
-        "datos>dato investigación trabajo sistema",
+        "datos investigación trabajo sistema",
     ),
     ("es", "El engineering de software es muy difícil pero bonito", "software difícil bonito"),
-    ("es", "Estudiantes de engineering construyen un robot", "construyen>construir estudiantes robot"),
+    ("es", "Estudiantes de engineering construyen un robot", "construyen estudiantes robot"),
     ("es", "Charla sobre platform engineering en Barcelona", "charla platform barcelona"),
-    ("es", "Engineering y diseño: una alianza necesaria", "diseño alianza necesaria>necesario"),
+    ("es", "Engineering y diseño: una alianza necesaria", "diseño alianza necesaria"),
     ("es", "Mi primer empleo en engineering, estoy feliz", "empleo feliz"),
-    ("es", "El puente es una obra maestra de engineering", "puente obra maestra>maestro"),
-    ("es", "IA y engineering: los sistemas aprenden", "ia sistemas>sistema aprenden>aprender"),
-    ("es", "Engineering de datos con Python y SQL", "datos>dato python sql"),
+    ("es", "El puente es una obra maestra de engineering", "puente obra maestra"),
+    ("es", "IA y engineering: los sistemas aprenden", "ia sistemas aprenden"),
+    ("es", "Engineering de datos con Python y SQL", "datos python sql"),
     ("es", "Congreso de engineering civil en Bogotá", "congreso civil bogotá"),
-    ("es", "Los ingenieros aman el engineering", "ingenieros>ingeniero aman>amar"),
+    ("es", "Los ingenieros aman el engineering", "ingenieros aman"),
     ("es", "Engineering en México: infraestructura y energía", "méxico infraestructura energía"),
     ("es", "Curso gratis de engineering de prompts", "curso gratis prompts>prompt"),
-    ("es", "Trabajo remoto en engineering, pagan bien", "trabajo remoto pagan>pagar"),
+    ("es", "Trabajo remoto en engineering, pagan bien", "trabajo remoto pagan"),
     # Portuguese
     (
         "pt",
         "Estamos contratando engenheiros para o time de engineering em São Paulo",
-        "contratando>contratar engenheiros>engenheiro paulo time",
+        "contratando engenheiros paulo time",
     ),
     ("pt", "Dados, pesquisa e engineering: o trabalho do sistema", "dados>dado pesquisa trabalho sistema"),
     ("pt", "Engineering de software é muito mais que código", "software código"),
     (
         "pt",
         "Estudantes de engineering construíram uma ponte de palitos",
-        "estudantes>estudante construíram>construir ponte palitos>palito",
+        "estudantes construíram ponte palitos",
     ),
-    ("pt", "Palestra sobre platform engineering no Rio", "palestra platform rio>rir"),
-    ("pt", "Você já trabalhou com engineering de dados?", "trabalhou>trabalhar dados>dado"),
+    ("pt", "Palestra sobre platform engineering no Rio", "palestra platform rio"),
+    ("pt", "Você já trabalhou com engineering de dados?", "trabalhou dados>dado"),
     ("pt", "Meu primeiro emprego em engineering!", "emprego"),
-    ("pt", "IA e engineering: sistemas que aprendem", "ia sistemas>sistema aprendem>aprender"),
-    ("pt", "Engineering civil no Brasil: pontes e estradas", "civil brasil pontes>ponte estradas>estrada"),
-    ("pt", "Trabalho remoto em engineering, vaga aberta", "aberta>aberto remoto trabalho vaga>vago"),
-    ("pt", "Os engenheiros amam engineering, né", "engenheiros>engenheiro amam>amar"),
-    ("pt", "Engineering e design andam juntos", "design andam>andar juntos>junto"),
+    ("pt", "IA e engineering: sistemas que aprendem", "ia sistemas aprendem"),
+    ("pt", "Engineering civil no Brasil: pontes e estradas", "civil brasil pontes estradas"),
+    ("pt", "Trabalho remoto em engineering, vaga aberta", "aberta remoto trabalho vaga"),
+    ("pt", "Os engenheiros amam engineering, né", "engenheiros amam"),
+    ("pt", "Engineering e design andam juntos", "design andam juntos"),
     ("pt-BR", "Curso de engineering de dados gratuito", "curso dados>dado gratuito"),
     ("pt-BR", "Engineering em Lisboa: energia e clima", "lisboa energia clima"),
-    ("pt", "Engineering de confiabilidade: cada falha ensina", "confiabilidade ensina>ensinar falha>falhar"),
+    ("pt", "Engineering de confiabilidade: cada falha ensina", "confiabilidade ensina falha"),
     # Scripts written without spaces, and mixed posts
     ("ja", "エンジニアリングの話をしよう engineering", ""),
     ("ja", "Engineeringチームで働いています", ""),
@@ -588,19 +588,19 @@ POSTS: list[tuple[str, str, str | None]] = [
     ("th", "วิศวกรรม engineering ซอฟต์แวร์", ""),
     ("ja en", "Engineering team in Tokyo 東京 hiring", "team tokyo hiring>hire"),
     ("ko", "소프트웨어 engineering 엔지니어링 공부", "소프트웨어 엔지니어링"),
-    ("ru", "Инженерия и engineering: системы и данные", "данные>данный инженерия системы>система"),
-    ("it", "Ingegneria ed engineering: progetti e sistemi", "ingegneria progetti>progetto sistemi>sistema"),
+    ("ru", "Инженерия и engineering: системы и данные", "данные инженерия системы"),
+    ("it", "Ingegneria ed engineering: progetti e sistemi", "ingegneria progetti sistemi"),
     # Languages missing or odd
     ("", "Engineering rocks, bridges and tunnels", "rocks>rock bridges>bridge tunnels>tunnel"),
     ("xx", "Engineering rocks", "rocks>rock"),
     ("en-US", "Engineering at scale: lessons learned", "scale lessons>lesson learned>learn"),
     ("EN", "Engineering interviews are broken", "interviews>interview broken>break"),
-    ("nl", "Engineering en onderzoek: het team groeit", "onderzoek team groeit>groeien"),
+    ("nl", "Engineering en onderzoek: het team groeit", "onderzoek team groeit"),
     # More English variety
     (
         "en",
         "Civil engineering: the bridges we cross every day were designed by someone",
-        "civil bridges>bridge cross every day designed>design someone",
+        "civil bridges>bridge cross day designed>design someone",
     ),
     (
         "en",
@@ -622,7 +622,7 @@ POSTS: list[tuple[str, str, str | None]] = [
         "How we do engineering onboarding: a buddy, a small bug, and a wiki",
         "buddy bug onboarding>onboard small wiki",
     ),
-    ("en", "Aerospace engineering: every gram counts", "aerospace every gram counts>count"),
+    ("en", "Aerospace engineering: every gram counts", "aerospace gram counts>count"),
     (
         "en",
         "Engineering teams that write tests ship faster. Change my mind.",
@@ -631,7 +631,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Energy engineering: batteries, grids, and a lot of copper",
-        "energy batteries>battery grids>grid lot copper",
+        "energy batteries>battery grids>grid copper",
     ),
     (
         "en",
@@ -642,7 +642,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Engineering problems with information overload: too many dashboards",
-        "problems>problem information overload many dashboards>dashboard",
+        "problems>problem information overload dashboards>dashboard",
     ),
     (
         "en",
@@ -674,7 +674,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Science tells you what is; engineering builds what never was",
-        "science tells>tell builds>build never",
+        "science builds>build never",
     ),
     (
         "en",

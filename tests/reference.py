@@ -50,11 +50,14 @@ def posts_per_language(events: list[dict]) -> list[list[str]]:
     for e in creates(events, POST):
         langs = (e.get("record") or {}).get("langs") or []
         found = set()
-        for tag in langs:
-            if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):
-                found.add(tag.split("-")[0].lower())
-            else:
-                found.add("invalid")
+        for entry in langs:
+            # One entry may hold several tags: "en-US;en", "en,es", "fr de".
+            tags = [tag for tag in re.split(r"[;,\s]", entry) if tag] or [entry]
+            for tag in tags:
+                if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):
+                    found.add(tag.split("-")[0].lower())
+                else:
+                    found.add("invalid")
         counts.update(found or {"unknown"})
     rows = sorted(counts.items(), key=lambda r: (-r[1], r[0]))[:25]
     return [["lang", "posts"]] + [[lang, str(n)] for lang, n in rows]

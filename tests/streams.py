@@ -23,7 +23,19 @@ CONTENT = {
     "ai": ["AI", "#AI"],
 }
 FILLER = ["the", "and", "with", "our", "this", "is", "it's", "just", "lol"]  # English stop words
-LANGS = [["en"], ["EN-us"], ["de"], ["pt-BR", "en"], [], None, ["ja"], ["bad_tag"]]
+LANGS = [
+    ["en"],
+    ["EN-us"],
+    ["de"],
+    ["pt-BR", "en"],
+    [],
+    None,
+    ["ja"],
+    ["bad_tag"],
+    ["en-US;en"],
+    ["fr de"],
+    ["en,es"],
+]
 
 
 Words = dict[str, set[str]]  # word -> the lowercased forms a post writes it in

@@ -34,3 +34,20 @@ def test_a_post_counts_once_per_distinct_language() -> None:
 @pytest.mark.parametrize("langs", [None, []])
 def test_no_language_is_unknown(langs: list[str] | None) -> None:
     assert labels(langs) == {"unknown"}
+
+
+@pytest.mark.parametrize(
+    ("langs", "expected"),
+    [
+        (["en-US;en"], {"en"}),
+        (["en,es"], {"en", "es"}),
+        (["fr de"], {"fr", "de"}),
+        (["pt-BR, en ;ja"], {"pt", "en", "ja"}),
+        (["en;"], {"en"}),
+        (["en;english"], {"en", "invalid"}),
+        ([";"], {"invalid"}),
+        (["de", "en,de"], {"de", "en"}),
+    ],
+)
+def test_several_tags_in_one_string_count_as_each(langs: list[str], expected: set[str]) -> None:
+    assert labels(langs) == expected

@@ -62,3 +62,87 @@ def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline
     pipeline.ingest([event("2025-03-16T12:00:30")])
     pipeline.periodic()
     assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]
+
+
+# The light verbs and vague words of real posts, stop words since version 4.
+NEW_FILLER = set(
+    "make see say take come give find tell feel look need thing something anything everything lot way "
+    "much even still every back well many maybe actually probably pretty".split()
+)
+
+
+def v3_database(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
+    """The v3 fixture, and its word and language rows before any upgrade."""
+    with sqlite3.connect(pipeline.db) as conn:
+        conn.executescript((FIXTURES / "schema-v3.sql").read_text(encoding="utf-8"))
+    return tables(pipeline)
+
+
+def tables(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(pipeline.db) as conn:
+        return {
+            table: conn.execute(f"select * from {table} order by 1, 2").fetchall()
+            for table in ("word_counts", "word_forms", "posts_by_lang", "likes_by_minute")
+        }
+
+
+def test_the_upgrade_from_v3_removes_exactly_the_new_filler_and_says_so_once(pipeline: Pipeline) -> None:
+    before = v3_database(pipeline)
+    assert NEW_FILLER & {row[0] for row in before["word_counts"]}, "the fixture must hold some filler"
+    first = pipeline.periodic().stdout.decode()
+    after = tables(pipeline)
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
+    assert after["word_counts"] == [row for row in before["word_counts"] if row[0] not in NEW_FILLER]
+    assert after["word_forms"] == [row for row in before["word_forms"] if row[0] not in NEW_FILLER]
+    assert after["posts_by_lang"] == before["posts_by_lang"]
+    assert after["likes_by_minute"] == before["likes_by_minute"]
+    assert "removed 10 words that are stop words now: make (3 posts), say (2 posts), thing (2 posts)" in first
+    assert "removed" not in pipeline.periodic().stdout.decode()
+    assert "top words counted since" not in first  # nothing else was reset
+
+
+def test_handle_stream_upgrades_v3_and_says_so(pipeline: Pipeline) -> None:
+    v3_database(pipeline)
+    result = pipeline.ingest([post("2025-03-16T12:02:00", "engineering: we make bridges", ["en"])])
+    assert result.stderr.decode().count("removed 10 words that are stop words now") == 1
+    pipeline.periodic()
+    assert pipeline.csv("top-10-word.csv")[1] == ["bridges", "2"]  # bridge 1 + 1, as "bridges" twice
+    assert "make" not in [word for word, _ in pipeline.csv("top-10-word.csv")]
+
+
+def test_the_upgrade_from_v3_keeps_each_time_once_and_gives_the_runs_their_minutes(
+    pipeline: Pipeline,
+) -> None:
+    v3_database(pipeline)
+    with sqlite3.connect(pipeline.db) as conn:
+        # A second run, whose events came in the basic ISO-8601 form.
+        conn.execute(
+            "insert into runs (started_at, ended_at, end_reason, first_event_time, last_event_time)"
+            " values ('2026-12-01 14:06:00', '2026-12-01 14:07:00', 'signal', '20250316T120500', "
+            "'20250316T120659.5')"
+        )
+    status = pipeline.periodic().stdout.decode()
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
+    with sqlite3.connect(pipeline.db) as conn:
+        minutes = conn.execute("select first_minute, last_minute from runs order by run_id").fetchall()
+        keys = [key for (key,) in conn.execute("select key from ingest_state")]
+        partial = conn.execute("select time, likes from partial_minutes").fetchall()
+    assert minutes == [("2025-03-16 12:00", "2025-03-16 12:01"), ("2025-03-16 12:05", "2025-03-16 12:06")]
+    assert not {"first_event_time", "last_event_time", "last_commit_at"} & set(keys)
+    assert partial == [
+        ("2025-03-16 12:00:00", 5),
+        ("2025-03-16 12:01:00", 0),
+        ("2025-03-16 12:05:00", 0),
+        ("2025-03-16 12:06:00", 0),
+    ]
+    # The status reads the times from the runs now: the latest run's last event.
+    assert "last event 20250316T120659.5" in status
+    pipeline.ingest([event("2025-03-16T12:10:00")])
+    with sqlite3.connect(pipeline.db) as conn:
+        assert conn.execute("select first_minute, last_minute from runs where run_id = 3").fetchone() == (
+            "2025-03-16 12:10",
+            "2025-03-16 12:10",
+        )
+        assert not {"first_event_time", "last_event_time", "last_commit_at"} & {
+            key for (key,) in conn.execute("select key from ingest_state")
+        }

@@ -95,3 +95,14 @@ def test_planted_fast_likers_come_out_with_their_counts(pipeline: Pipeline) -> N
     assert found == planted
     expected = reference.fast_likers(reference.valid_events(data.splitlines()))
     assert pipeline.csv("fast-likers.csv") == expected
+
+
+def test_engineering_posts_declare_as_many_languages_as_the_network() -> None:
+    lines = simulate("--count", "20000", "--seed", "3", "--engineering-share", "1").splitlines()
+    declared = {
+        tag.split("-")[0].lower()
+        for line in lines
+        if b'"app.bsky.feed.post/' in line
+        for tag in json.loads(line)["record"].get("langs", [])
+    }
+    assert len(declared) >= 15, declared

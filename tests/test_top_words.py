@@ -35,5 +35,5 @@ def test_the_chart_of_the_corpus(pipeline: Pipeline) -> None:
     # Forms merged: "system" and "systems" are one row, labelled by the form
     # more posts wrote; "hiring" stands for "hire" too.
     assert chart[1:5] == [["team", "14"], ["hiring", "9"], ["software", "8"], ["engineer", "7"]]
-    assert ["systems", "7"] in chart
+    assert ["systems", "6"] in chart
     assert "system" not in [word for word, _ in chart]
