@@ -15,10 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from blueskypipe.export import Status
+from typing import TypeVar
 
 DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
@@ -193,82 +190,20 @@ def periodic(argv: list[str] | None = None) -> int:
     """Export the metric views to CSV files and print a status for `watch`."""
     args = periodic_options().parse_args(argv)
 
+    from blueskypipe import health
     from blueskypipe.export import ExportError, read_metrics, write_csvs
 
     try:
-        rows, status = read_metrics(args.db)
+        # The status first: it reads what a schema upgrade changed, once.
+        status = health.read(args.db, time.time())
+        rows = read_metrics(args.db)
         write_csvs(args.metrics_dir, rows)
-    except ExportError as exc:
+    except (health.StatusError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
-    print(_status_text(args.db, args.metrics_dir, rows, status), flush=True)
+    files = [f"  {args.metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
+    print("\n".join([*health.describe(args.db, status), *files]), flush=True)
     return 0
-
-
-# periodic warns when handle-stream has been silent longer than this; it
-# commits at least every HEARTBEAT_SECONDS (15 s) while it runs.
-STALE_SECONDS = 60
-
-
-def _status_text(
-    db: Path, metrics_dir: Path, rows: dict[str, list[tuple[object, ...]]], status: Status | None
-) -> str:
-    if status is None:
-        head = [f"no database at {db} yet: start ./handle-stream first (wrote header-only CSVs)"]
-    else:
-        head = _health_lines(db, status)
-    files = [f"  {metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
-    return "\n".join([*head, *files])
-
-
-def _health_lines(db: Path, status: Status) -> list[str]:
-    age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
-    lines = [
-        f"{db}: last event {status.last_event_time or '-'}, last commit {age}, "
-        f"{status.events:,} events, {status.rejected:,} rejected lines"
-    ]
-    run = status.run
-    if run is not None and run.end_reason is None:
-        lag = "-" if status.lag_seconds is None else duration(status.lag_seconds)
-        rate = 0.0 if status.events_per_second is None else status.events_per_second
-        lines.append(
-            f"  run {run.run_id} since {run.started_at}: lag {lag}, {rate:,.0f} events/s over the last minute"
-        )
-        since = status.seconds_since_commit
-        if since is not None and since > STALE_SECONDS:
-            lines.append(f"  handle-stream has not committed for {duration(since)}: is it still running?")
-    elif run is not None:
-        lines.append(
-            f"  handle-stream is not running: run {run.run_id} ended ({run.end_reason}) at {run.ended_at}"
-        )
-    for gap in status.gaps:
-        # SQLite's julianday() reads only some ISO-8601 forms: None for the others.
-        length = "" if gap.seconds is None else f" ({duration(gap.seconds)})"
-        lines.append(
-            f"  gap in event time: {gap.start} .. {gap.end}{length},"
-            f" after run {gap.after_run} ended ({gap.after_run_ended_by})"
-        )
-    lines.extend(f"  {note}" for note in status.upgrade_notes)
-    if status.word_counts_reset_at:
-        lines.append(
-            f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
-            " word forms could not convert older word counts"
-        )
-    return lines
-
-
-def duration(seconds: float) -> str:
-    """A span for people: '0.8 s', '3 min 10 s', '2 h 5 min', '3 d 4 h'."""
-    if seconds < 0:
-        return "-" + duration(-seconds)  # a clock set back
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
 
 
 def simulate_parser() -> argparse.ArgumentParser:

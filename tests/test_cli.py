@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from blueskypipe.cli import duration
 from tests.helpers import ROOT, Pipeline, event
 
 
@@ -87,19 +86,3 @@ def test_simulate_has_one_way_in() -> None:
 def test_the_simulator_does_not_import_the_cli() -> None:
     script = "import sys, blueskypipe.simulate; assert 'blueskypipe.cli' not in sys.modules"
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [
-        (0.84, "0.8 s"),
-        (59.94, "59.9 s"),
-        (60, "1 min 0 s"),
-        (190.4, "3 min 10 s"),
-        (7_500, "2 h 5 min"),
-        (3 * 86_400 + 4 * 3_600 + 59, "3 d 4 h"),
-        (-5, "-5.0 s"),
-    ],
-)
-def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
-    assert duration(seconds) == shown

@@ -86,7 +86,7 @@ def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
         assert conn.execute("select after_run, before_run from run_gaps").fetchall() == [(1, 3)]
 
 
-def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeline) -> None:
+def test_status_shows_lag_and_rate_while_the_stream_runs(pipeline: Pipeline) -> None:
     # Events stamped as ./bluesky stamps them: this machine's clock, now.
     newest = datetime.now() - timedelta(seconds=5)
     proc = pipeline.running(likes(newest - timedelta(seconds=59), 600))
@@ -96,14 +96,9 @@ def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeli
     assert 5 <= float(found[1]) < 5 + 60  # the slack is this machine's, not the pipeline's
     assert int(found[2].replace(",", "")) > 0
     assert "has not committed" not in status
-
-    proc.kill()  # gone without a word: only the silence tells
-    proc.wait(timeout=30)
-    with sqlite3.connect(pipeline.db) as conn:
-        # As if 3 min 10 s had passed since the last commit.
-        conn.execute("update runs set last_commit_at = ?", (str(datetime.now() - timedelta(seconds=190)),))
-    status = pipeline.periodic().stdout.decode()
-    assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in status
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
 
 
 def test_a_start_that_fails_after_the_run_began_ends_the_run_as_an_error(pipeline: Pipeline) -> None:
