@@ -31,9 +31,18 @@ class _EnvOptions:
         self._options: dict[str, tuple[str, Callable[[str], object], object]] = {}
 
     def add(self, flag: str, env: str, parse: Callable[[str], object], default: object, text: str) -> None:
-        """Add `flag`; when it is not given, `env` is read and checked by `parse`."""
-        action = self.parser.add_argument(flag, type=parse, default=None, help=text)
+        """Add `flag`; when it is not given, `env` is read and checked by `parse`.
+        Its help is `text`, then where else the value comes from, written here
+        so that it cannot drift from what the option does."""
+        shown = f"./{default}" if isinstance(default, Path) and not default.is_absolute() else default
+        help_text = f"{text} (env {env}; default {shown})"
+        action = self.parser.add_argument(flag, type=parse, default=None, help=help_text)
         self._options[action.dest] = (env, parse, default)
+
+    @property
+    def environment(self) -> list[str]:
+        """The environment variables these options read."""
+        return [env for env, _, _ in self._options.values()]
 
     def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
         args = self.parser.parse_args(argv)
@@ -58,7 +67,7 @@ def _db_option(options: _EnvOptions) -> None:
         "BLUESKY_DB",
         Path,
         Path(DEFAULT_DB),
-        "SQLite database (env BLUESKY_DB; default: ./bluesky.db)",
+        "SQLite database",
     )
 
 
@@ -100,14 +109,14 @@ def handle_stream_options() -> _EnvOptions:
         "BLUESKY_RETENTION_MINUTES",
         _positive(int),
         60,
-        "minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
+        "minutes of likes_by_user_minute to keep",
     )
     options.add(
         "--batch-size",
         "BLUESKY_BATCH_SIZE",
         _positive(int),
         20_000,
-        "commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
+        "commit after this many lines at the latest",
     )
     parser = options.parser
     parser.add_argument(
@@ -181,7 +190,7 @@ def periodic_options() -> _EnvOptions:
         "BLUESKY_METRICS_DIR",
         Path,
         Path(DEFAULT_METRICS_DIR),
-        "folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
+        "folder of the CSV files",
     )
     return options
 
