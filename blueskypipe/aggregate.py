@@ -46,9 +46,11 @@ class Batch:
     engineering_posts: int = 0
     rejects: Counter[str] = field(default_factory=Counter)  # by reason
     by_collection: dict[str, int] = field(default_factory=dict)
-    first_event_time: str | None = None
+    first_event_time: str | None = None  # as received
     last_event_time: str | None = None
-    newest_minute: str | None = None
+    first_minute: str | None = None  # the minutes of those two events
+    last_minute: str | None = None
+    newest_micros: int | None = None  # the latest event time seen, for retention
 
     windows: WindowSnapshot | None = None
 
@@ -130,9 +132,9 @@ class Aggregator:
     def _note_span(self, first: Event, last: Event) -> None:
         batch = self.batch
         if batch.first_event_time is None:
-            batch.first_event_time = first.timestamp
-        batch.last_event_time = last.timestamp
-        batch.newest_minute = max(batch.newest_minute or "", first.minute, last.minute)
+            batch.first_event_time, batch.first_minute = first.timestamp, first.minute
+        batch.last_event_time, batch.last_minute = last.timestamp, last.minute
+        batch.newest_micros = max(batch.newest_micros or first.micros, first.micros, last.micros)
         self._now_micros = last.micros
 
     def _note_peak(self, user: str, peak: Peak) -> None:

@@ -23,6 +23,8 @@ from typing import Annotated, Any, NamedTuple
 import msgspec
 import orjson
 
+from blueskypipe import times
+
 LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
 
@@ -39,8 +41,6 @@ MAX_LANGS = 16
 _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%-]{1,2000}")
 _MAX_DID = len("did:plc:") + 2000
 _NSID = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
-
-MICROS_PER_DAY = 86_400_000_000
 
 
 class Rejected(ValueError):
@@ -65,7 +65,7 @@ class Event(NamedTuple):
 
     timestamp: str  # as received, naive local time
     minute: str  # 'YYYY-MM-DD HH:MM' of `timestamp`
-    micros: int  # `timestamp` as microseconds since 0001-01-01, for windows
+    micros: int  # `timestamp` on the scale of times.py, for windows
     collection: str
     action: object  # only "create" counts; any JSON value is accepted
     repo: str
@@ -184,10 +184,9 @@ class _TimestampParser:
             raise Rejected("bad_timestamp") from None
         # SPEC: the minute is the timestamp's own wall-clock minute; an offset,
         # if any, is ignored rather than converted.
-        # Formatted by hand: strftime('%Y') does not zero-pad years below 1000.
-        minute = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
-        seconds = (dt.hour * 60 + dt.minute) * 60 + dt.second
-        base = dt.toordinal() * MICROS_PER_DAY + seconds * 1_000_000
+        at = times.micros(dt)
+        minute = times.minute_text(at)
+        base = at - dt.microsecond
         if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):
             self._second, self._minute, self._base = value[:19], minute, base
         return minute, base + dt.microsecond

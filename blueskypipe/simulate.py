@@ -295,7 +295,7 @@ def _tid(rng: random.Random) -> str:
     return "3l" + "".join(rng.choices(_TID, k=11))
 
 
-def write(lines: Iterator[str], realtime_rate: float | None = None) -> int:
+def write(lines: Iterator[str], realtime_rate: float | None = None) -> None:
     """Write lines to stdout in large chunks; paced to `realtime_rate`/s if given."""
     chunk: list[str] = []
     written = 0
@@ -306,7 +306,7 @@ def write(lines: Iterator[str], realtime_rate: float | None = None) -> int:
             written += _flush(chunk)
             if realtime_rate:
                 _pace(started, written, realtime_rate)
-    return written + _flush(chunk)
+    _flush(chunk)
 
 
 def _flush(chunk: list[str]) -> int:
@@ -322,9 +322,3 @@ def _pace(started: float, written: int, rate: float) -> None:
     ahead = written / rate - (time.monotonic() - started)
     if ahead > 0:
         time.sleep(ahead)
-
-
-if __name__ == "__main__":
-    # The old way in. Importing cli here would load this module a second
-    # time (as blueskypipe.simulate); point to the one way in instead.
-    sys.exit("the simulator moved: python -m blueskypipe simulate [options]")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blueskypipe.events import MAX_LINE_BYTES, Rejected, _parse_exact, parse_line
-from blueskypipe.store import format_micros
+from blueskypipe.times import timestamp_text
 from tests.helpers import SAMPLE, event, post
 
 GOOD = event("2025-03-16T13:26:53.076175")
@@ -88,7 +88,7 @@ def test_micros_round_trip_both_forms() -> None:
     with_fraction = parse_line(event("2025-03-16T13:26:53.000001"))
     whole = parse_line(event("2025-03-16T13:26:53"))
     assert with_fraction.micros - whole.micros == 1
-    assert format_micros(whole.micros) == "2025-03-16T13:26:53.000000"
+    assert timestamp_text(whole.micros) == "2025-03-16T13:26:53.000000"
 
 
 def test_unknown_fields_and_null_record_are_fine() -> None:
