@@ -144,7 +144,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         from blueskypipe.ingest import Ingest, Options
         from blueskypipe.source import LineReader
         from blueskypipe.store import StoreError
-        from blueskypipe.words import preload
+        from blueskypipe.words import WordToolsError, preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
@@ -170,7 +170,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         totals = ingest.run()
-    except StoreError as exc:
+    except (StoreError, WordToolsError) as exc:
         _log(f"error: {exc}")
         if ingest.reading:
             _log(f"committed before the error: {ingest.totals.describe()}")

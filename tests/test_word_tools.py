@@ -8,6 +8,7 @@ rate. Loading a dictionary per language used to stop the ingest loop for
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from blueskypipe import words
-from tests.helpers import ROOT, PeakRss, committed, did, event, post, query, wait_for
+from tests.helpers import ROOT, PeakRss, Pipeline, committed, did, event, post, query, wait_for
 
 # Languages real posts declare, most with a lemma dictionary in simplemma.
 LANGUAGES = (
@@ -122,3 +123,26 @@ def test_posts_in_many_languages_load_nothing_more() -> None:
         tracemalloc.stop()
     # A dictionary of another language would be 10-50 MB.
     assert peak < 2_000_000, f"{peak:,} bytes"
+
+
+def test_word_tools_that_cannot_load_end_the_run_with_one_line(pipeline: Pipeline) -> None:
+    broken = pipeline.tmp / "broken"
+    broken.mkdir()
+    (broken / "stopwordsiso.py").write_text("raise ImportError('broken on purpose')\n")
+    lines = [event(f"2025-03-16T12:00:{i % 60:02d}", repo=did(i)) for i in range(300)]
+    lines.append(post("2025-03-16T12:01:00", "Engineering needs its word tools", ["en"]))
+    result = subprocess.run(
+        [str(ROOT / "handle-stream"), "--db", str(pipeline.db)],
+        input=b"".join(line + b"\n" for line in lines),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(broken)},
+        timeout=60,
+    )
+    errors = result.stderr.decode()
+    assert result.returncode == 1, errors
+    assert "Traceback" not in errors
+    assert (
+        "error: cannot load the word tools (ImportError: broken on purpose); reinstall with `uv sync`"
+        in errors
+    )
+    assert query(pipeline.db, "select count(*) from runs where end_reason = 'error'") == 1
