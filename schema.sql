@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS posts_by_lang (
 ) WITHOUT ROWID;
 
 -- Ingest statistics: counters ('events', 'rejected', 'collection:<nsid>',
--- 'rejected:<reason>', ...) and point values (first/last event time,
--- last commit time as Unix seconds).
+-- 'rejected:<reason>', ...) and point values that belong to no run (when
+-- the word chart started over). Event and commit times are in `runs`.
 CREATE TABLE IF NOT EXISTS ingest_counts (
     name TEXT PRIMARY KEY,
     n    INTEGER NOT NULL
@@ -75,10 +75,13 @@ CREATE TABLE IF NOT EXISTS like_windows (
 ) WITHOUT ROWID;
 
 -- One row per run of ./handle-stream. Times of day are this machine's
--- local clock ('YYYY-MM-DD HH:MM:SS'), like the event timestamps. A run
--- updates its row with every commit; `end_reason` is 'end of input',
--- 'signal' or 'error' when it stops, NULL while it runs, and 'killed'
--- when the next run finds it never closed (kill -9, power loss).
+-- local clock ('YYYY-MM-DD HH:MM:SS', the last commit to the millisecond),
+-- like the event timestamps. A run updates its row with every commit;
+-- `end_reason` is 'end of input', 'signal' or 'error' when it stops, NULL
+-- while it runs, and 'killed' when the next run finds it never closed
+-- (kill -9, power loss). Event times are kept as received; their minutes
+-- ('YYYY-MM-DD HH:MM', as likes_by_minute keys them) are computed by the
+-- parser, since the text may be in any ISO-8601 form.
 CREATE TABLE IF NOT EXISTS runs (
     run_id           INTEGER PRIMARY KEY,
     started_at       TEXT NOT NULL,
@@ -89,7 +92,9 @@ CREATE TABLE IF NOT EXISTS runs (
     lines            INTEGER NOT NULL DEFAULT 0,
     events           INTEGER NOT NULL DEFAULT 0,
     rejected         INTEGER NOT NULL DEFAULT 0,
-    last_commit_at   TEXT
+    last_commit_at   TEXT,
+    first_minute     TEXT,
+    last_minute      TEXT
 );
 
 -- Events per commit over the last few minutes (Unix seconds), for the
@@ -140,12 +145,17 @@ CREATE VIEW metric_posts_per_language AS
     LIMIT 25;
 
 -- One row of freshness and volume figures for ./periodic's status line.
+-- Times come from the runs: the first event of the first run that saw one,
+-- the last event and the last commit of the latest.
 DROP VIEW IF EXISTS ingest_status;
 CREATE VIEW ingest_status AS
     SELECT
-        (SELECT value FROM ingest_state WHERE key = 'first_event_time') AS first_event_time,
-        (SELECT value FROM ingest_state WHERE key = 'last_event_time')  AS last_event_time,
-        (SELECT CAST(value AS REAL) FROM ingest_state WHERE key = 'last_commit_at') AS last_commit_at,
+        (SELECT first_event_time FROM runs WHERE first_event_time IS NOT NULL
+         ORDER BY run_id LIMIT 1) AS first_event_time,
+        (SELECT last_event_time FROM runs WHERE last_event_time IS NOT NULL
+         ORDER BY run_id DESC LIMIT 1) AS last_event_time,
+        (SELECT last_commit_at FROM runs WHERE last_commit_at IS NOT NULL
+         ORDER BY run_id DESC LIMIT 1) AS last_commit_at,
         (SELECT value FROM ingest_state WHERE key = 'word_counts_reset_at') AS word_counts_reset_at,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'events')   AS events,
         (SELECT coalesce(sum(n), 0) FROM ingest_counts WHERE name = 'rejected') AS rejected;
@@ -176,14 +186,13 @@ CREATE VIEW run_gaps AS
 DROP VIEW IF EXISTS partial_minutes;
 CREATE VIEW partial_minutes AS
     WITH edges AS (
-        SELECT replace(substr(first_event_time, 1, 16), 'T', ' ') AS minute,
-               'run ' || run_id || ' started' AS edge
-        FROM runs WHERE first_event_time IS NOT NULL
+        SELECT first_minute AS minute, 'run ' || run_id || ' started' AS edge
+        FROM runs WHERE first_minute IS NOT NULL
         UNION ALL
-        SELECT replace(substr(last_event_time, 1, 16), 'T', ' '),
+        SELECT last_minute,
                'run ' || run_id || CASE WHEN end_reason IS NULL THEN ' is still running or was killed'
                                        ELSE ' ended (' || end_reason || ')' END
-        FROM runs WHERE last_event_time IS NOT NULL
+        FROM runs WHERE last_minute IS NOT NULL
     )
     SELECT e.minute || ':00' AS time, coalesce(l.likes, 0) AS likes, group_concat(e.edge, '; ') AS why
     FROM edges AS e LEFT JOIN likes_by_minute AS l ON l.minute = e.minute

@@ -72,12 +72,18 @@ def _cpu_model() -> str:
 
 
 def generate(name: str, n: int, *args: str) -> Path:
-    """The simulated events of one input, kept in bench/out until the simulator changes."""
-    version = hashlib.sha1((ROOT / "blueskypipe" / "simulate.py").read_bytes()).hexdigest()[:8]
-    path = OUT / f"events-{name}-{version}.jsonl"
+    """The simulated events of one input, kept in bench/out until the
+    simulator, its options or these arguments change (older ones are deleted)."""
+    args = ("--fast-likers", "20", *args)
+    key = hashlib.sha1(repr((n, args)).encode())
+    for source in ("simulate.py", "cli.py"):
+        key.update((ROOT / "blueskypipe" / source).read_bytes())
+    path = OUT / f"events-{name}-{key.hexdigest()[:8]}.jsonl"
     if not path.exists() or path.stat().st_size == 0:
+        for old in OUT.glob(f"events-{name}-*.jsonl"):
+            old.unlink()
         print(f"bench: generating {path.name}", file=sys.stderr)
-        simulate_to_file(path, n, 1, "--fast-likers", "20", *args)
+        simulate_to_file(path, n, 1, *args)
     _warm(path)
     return path
 

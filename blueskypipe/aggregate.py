@@ -57,9 +57,11 @@ class Batch:
     engineering_posts: int = 0
     rejects: Counter[str] = field(default_factory=Counter)  # by reason
     by_collection: dict[str, int] = field(default_factory=dict)
-    first_event_time: str | None = None
+    first_event_time: str | None = None  # as received
     last_event_time: str | None = None
-    newest_minute: str | None = None
+    first_minute: str | None = None  # the minutes of those two events
+    last_minute: str | None = None
+    newest_micros: int | None = None  # the latest event time seen, for retention
 
     windows: WindowSnapshot | None = None
 
@@ -206,13 +208,14 @@ class Aggregator:
 
     def _note_span(self, first: str, last: str) -> None:
         batch = self.batch
+        # Two timestamps a chunk, both accepted already: parsing cannot fail.
+        first_minute, first_micros = TIMESTAMPS.parse(first)
+        last_minute, last_micros = TIMESTAMPS.parse(last)
         if batch.first_event_time is None:
-            batch.first_event_time = first
-        batch.last_event_time = last
-        # Two timestamps a chunk, both accepted already: parse cannot fail.
-        first_minute, _ = TIMESTAMPS.parse(first)
-        last_minute, self._now_micros = TIMESTAMPS.parse(last)
-        batch.newest_minute = max(batch.newest_minute or "", first_minute, last_minute)
+            batch.first_event_time, batch.first_minute = first, first_minute
+        batch.last_event_time, batch.last_minute = last, last_minute
+        batch.newest_micros = max(batch.newest_micros or first_micros, first_micros, last_micros)
+        self._now_micros = last_micros
 
     def _note_peak(self, user: str, peak: Peak) -> None:
         best = self.batch.fast_likers.get(user)

@@ -15,10 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from blueskypipe.export import Status
+from typing import TypeVar
 
 DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
@@ -34,9 +31,18 @@ class _EnvOptions:
         self._options: dict[str, tuple[str, Callable[[str], object], object]] = {}
 
     def add(self, flag: str, env: str, parse: Callable[[str], object], default: object, text: str) -> None:
-        """Add `flag`; when it is not given, `env` is read and checked by `parse`."""
-        action = self.parser.add_argument(flag, type=parse, default=None, help=text)
+        """Add `flag`; when it is not given, `env` is read and checked by `parse`.
+        Its help is `text`, then where else the value comes from, written here
+        so that it cannot drift from what the option does."""
+        shown = f"./{default}" if isinstance(default, Path) and not default.is_absolute() else default
+        help_text = f"{text} (env {env}; default {shown})"
+        action = self.parser.add_argument(flag, type=parse, default=None, help=help_text)
         self._options[action.dest] = (env, parse, default)
+
+    @property
+    def environment(self) -> list[str]:
+        """The environment variables these options read."""
+        return [env for env, _, _ in self._options.values()]
 
     def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
         args = self.parser.parse_args(argv)
@@ -61,7 +67,7 @@ def _db_option(options: _EnvOptions) -> None:
         "BLUESKY_DB",
         Path,
         Path(DEFAULT_DB),
-        "SQLite database (env BLUESKY_DB; default: ./bluesky.db)",
+        "SQLite database",
     )
 
 
@@ -103,14 +109,14 @@ def handle_stream_options() -> _EnvOptions:
         "BLUESKY_RETENTION_MINUTES",
         _positive(int),
         60,
-        "minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
+        "minutes of likes_by_user_minute to keep",
     )
     options.add(
         "--batch-size",
         "BLUESKY_BATCH_SIZE",
         _positive(int),
         20_000,
-        "commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
+        "commit after this many lines at the latest",
     )
     parser = options.parser
     parser.add_argument(
@@ -137,8 +143,8 @@ def handle_stream(argv: list[str] | None = None) -> int:
         from blueskypipe.events import MAX_LINE_BYTES
         from blueskypipe.ingest import Ingest, Options
         from blueskypipe.source import LineReader
-        from blueskypipe.store import Store, StoreError
-        from blueskypipe.words import preload
+        from blueskypipe.store import StoreError
+        from blueskypipe.words import WordToolsError, preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
@@ -149,15 +155,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
+        retention_minutes=args.retention_minutes,
     )
-    try:
-        store = Store(args.db, retention_minutes=args.retention_minutes)
-        ingest = Ingest(LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), store, _log, options)
-    except StoreError as exc:
-        _log(f"error: {exc}")
-        return 1
-    for note in store.upgrade_notes:
-        _log(note)
+    ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, options)
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()
@@ -170,15 +170,11 @@ def handle_stream(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         totals = ingest.run()
-    except StoreError as exc:
-        store.end_run("error")
+    except (StoreError, WordToolsError) as exc:
         _log(f"error: {exc}")
-        _log(f"committed before the error: {ingest.totals.describe()}")
+        if ingest.reading:
+            _log(f"committed before the error: {ingest.totals.describe()}")
         return 1
-    else:
-        store.end_run(ingest.end_reason)
-    finally:
-        store.close()
     _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
     return 0
 
@@ -194,7 +190,7 @@ def periodic_options() -> _EnvOptions:
         "BLUESKY_METRICS_DIR",
         Path,
         Path(DEFAULT_METRICS_DIR),
-        "folder of the CSV files (env BLUESKY_METRICS_DIR; default: ./metrics)",
+        "folder of the CSV files",
     )
     return options
 
@@ -203,80 +199,20 @@ def periodic(argv: list[str] | None = None) -> int:
     """Export the metric views to CSV files and print a status for `watch`."""
     args = periodic_options().parse_args(argv)
 
+    from blueskypipe import health
     from blueskypipe.export import ExportError, read_metrics, write_csvs
 
     try:
-        rows, status = read_metrics(args.db)
+        # The status first: it reads what a schema upgrade changed, once.
+        status = health.read(args.db, time.time())
+        rows = read_metrics(args.db)
         write_csvs(args.metrics_dir, rows)
-    except ExportError as exc:
+    except (health.StatusError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
-    print(_status_text(args.db, args.metrics_dir, rows, status), flush=True)
+    files = [f"  {args.metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
+    print("\n".join([*health.describe(args.db, status), *files]), flush=True)
     return 0
-
-
-# periodic warns when handle-stream has been silent longer than this; it
-# commits at least every HEARTBEAT_SECONDS (15 s) while it runs.
-STALE_SECONDS = 60
-
-
-def _status_text(
-    db: Path, metrics_dir: Path, rows: dict[str, list[tuple[object, ...]]], status: Status | None
-) -> str:
-    if status is None:
-        head = [f"no database at {db} yet: start ./handle-stream first (wrote header-only CSVs)"]
-    else:
-        head = _health_lines(db, status)
-    files = [f"  {metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
-    return "\n".join([*head, *files])
-
-
-def _health_lines(db: Path, status: Status) -> list[str]:
-    age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
-    lines = [
-        f"{db}: last event {status.last_event_time or '-'}, last commit {age}, "
-        f"{status.events:,} events, {status.rejected:,} rejected lines"
-    ]
-    run = status.run
-    if run is not None and run.end_reason is None:
-        lag = "-" if status.lag_seconds is None else duration(status.lag_seconds)
-        rate = 0.0 if status.events_per_second is None else status.events_per_second
-        lines.append(
-            f"  run {run.run_id} since {run.started_at}: lag {lag}, {rate:,.0f} events/s over the last minute"
-        )
-        since = status.seconds_since_commit
-        if since is not None and since > STALE_SECONDS:
-            lines.append(f"  handle-stream has not committed for {duration(since)}: is it still running?")
-    elif run is not None:
-        lines.append(
-            f"  handle-stream is not running: run {run.run_id} ended ({run.end_reason}) at {run.ended_at}"
-        )
-    for gap in status.gaps:
-        lines.append(
-            f"  gap in event time: {gap.start} .. {gap.end} ({duration(gap.seconds)}),"
-            f" after run {gap.after_run} ended ({gap.after_run_ended_by})"
-        )
-    lines.extend(f"  {note}" for note in status.upgrade_notes)
-    if status.word_counts_reset_at:
-        lines.append(
-            f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
-            " word forms could not convert older word counts"
-        )
-    return lines
-
-
-def duration(seconds: float) -> str:
-    """A span for people: '0.8 s', '3 min 10 s', '2 h 5 min', '3 d 4 h'."""
-    if seconds < 0:
-        return "-" + duration(-seconds)  # a clock set back
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
 
 
 def simulate_parser() -> argparse.ArgumentParser:

@@ -8,16 +8,21 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+
+from blueskypipe import times
 
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
 # 3: runs, recent_commits and the views run_gaps and partial_minutes (new
 # tables only: nothing to convert). 4: the light verbs and vague words below
 # became English stop words; their old counts leave word_counts.
-SCHEMA_VERSION = 4
+# 5: runs.first_minute and last_minute (computed by the parser, for
+# partial_minutes); event and commit times only in runs, not in ingest_state.
+SCHEMA_VERSION = 5
 
 # The words that version 4 added to data/stopwords-en.txt. Counted before,
 # they would stay in the top 10 for ever, so the upgrade removes exactly these.
@@ -39,9 +44,28 @@ def connect(
     return conn
 
 
-def local_now(at: float | None = None) -> str:
+def local_now(at: float | None = None, timespec: str = "seconds") -> str:
     """This machine's local time as stored in the database ('YYYY-MM-DD HH:MM:SS')."""
-    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec="seconds")
+    return datetime.fromtimestamp(time.time() if at is None else at).isoformat(sep=" ", timespec=timespec)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction around the `with` block: committed at its end,
+    rolled back on any exception (which is raised again).
+
+    IMMEDIATE takes the write lock at the start, so a busy database fails
+    here, before anything was done, rather than halfway through.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT may leave the transaction open; nothing else may.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -74,18 +98,12 @@ def apply_schema(conn: sqlite3.Connection) -> list[str]:
     start together cannot both run an upgrade step. Returns what the
     upgrade changed in the data (see `ensure_schema`).
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         version = schema_version(conn)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
         notes = _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return notes
 
 
@@ -102,6 +120,8 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
             )
     if version < 4:
         notes += _drop_new_filler(conn)
+    if version < 5:
+        _times_in_runs_only(conn)
     return notes
 
 
@@ -116,6 +136,39 @@ def _drop_new_filler(conn: sqlite3.Connection) -> list[str]:
     dropped.sort(key=lambda row: (-row[1], row[0]))
     words = ", ".join(f"{word} ({posts:,} posts)" for word, posts in dropped)
     return [f"top words: removed {len(dropped)} words that are stop words now: {words}"]
+
+
+def _times_in_runs_only(conn: sqlite3.Connection) -> None:
+    """Fill in the minutes of earlier runs, computed as the parser computes
+    them, and drop the times that ingest_state repeated."""
+    # The columns exist already when schema.sql just created the table; its
+    # views that read them were created above, which SQLite allows (it
+    # resolves a view's columns when the view is used).
+    _add_column(conn, "runs", "first_minute", "TEXT")
+    _add_column(conn, "runs", "last_minute", "TEXT")
+    runs = conn.execute("SELECT run_id, first_event_time, last_event_time FROM runs").fetchall()
+    conn.executemany(
+        "UPDATE runs SET first_minute = ?, last_minute = ? WHERE run_id = ?",
+        [(_minute_of(first), _minute_of(last), run_id) for run_id, first, last in runs],
+    )
+    # These repeated what runs holds (first_event_time was never read).
+    conn.execute(
+        "DELETE FROM ingest_state WHERE key IN ('first_event_time', 'last_event_time', 'last_commit_at')"
+    )
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _minute_of(timestamp: str | None) -> str | None:
+    if timestamp is None:
+        return None
+    try:
+        return times.minute_text(times.micros(datetime.fromisoformat(timestamp)))
+    except ValueError:
+        return None
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -18,12 +18,15 @@ and a test checks that both paths agree on every kind of line.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import orjson
+
+from blueskypipe import times
 
 LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
@@ -40,8 +43,6 @@ MAX_LANGS = 16
 # DIDs safe to write into a CSV cell (no leading '=', '+', '-', '@').
 _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%-]{1,2000}")
 _NSID = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
-
-MICROS_PER_DAY = 86_400_000_000
 
 
 class Rejected(ValueError):
@@ -66,7 +67,7 @@ class Event(NamedTuple):
 
     timestamp: str  # as received, naive local time
     minute: str  # 'YYYY-MM-DD HH:MM' of `timestamp`
-    micros: int  # `timestamp` as microseconds since 0001-01-01, for windows
+    micros: int  # `timestamp` on the scale of times.py, for windows
     collection: str
     action: object  # only "create" counts; any JSON value is accepted
     repo: str
@@ -97,10 +98,7 @@ def parse_line(line: bytes) -> Event:
     """Return the event on `line` or raise `Rejected`."""
     if len(line) > MAX_LINE_BYTES:
         raise Rejected("too_long")
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise Rejected(_decode_error_reason(line, exc)) from None
+    obj = _decode(line)
     if type(obj) is not dict:
         raise Rejected("not_object")
     timestamp = obj.get("timestamp")
@@ -122,6 +120,34 @@ def parse_line(line: bytes) -> Event:
         _check_post(record)
         post = Post(text=record.get("text"), langs=record.get("langs"))
     return Event(str(timestamp), minute, micros, collection, obj.get("action"), repo, post)
+
+
+def _decode(line: bytes) -> object:
+    """The JSON value on `line`; raises Rejected if it is not JSON."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        # orjson's errors carry no code; this one is its only limit that JSON lacks.
+        if "number is infinity" not in str(exc):
+            raise Rejected(_decode_error_reason(line, exc)) from None
+    # A number beyond a double's range is still JSON, and no field we read is
+    # a number (an `action` that is one is simply not "create"), so the line is
+    # read again with every number as 0; as the fast path, which skips them.
+    try:
+        obj = json.loads(line.decode(), parse_int=_zero, parse_float=_zero, parse_constant=_not_json)
+        orjson.dumps(obj)  # refuses lone surrogates, as orjson.loads does
+    except (ValueError, RecursionError, orjson.JSONEncodeError):
+        raise Rejected("invalid_json") from None
+    return obj
+
+
+def _zero(_: str) -> int:
+    return 0
+
+
+def _not_json(name: str) -> None:
+    msg = f"{name} is not JSON"
+    raise ValueError(msg)
 
 
 def _decode_error_reason(line: bytes, exc: orjson.JSONDecodeError) -> str:
@@ -165,10 +191,9 @@ class _TimestampParser:
             raise Rejected("bad_timestamp") from None
         # SPEC: the minute is the timestamp's own wall-clock minute; an offset,
         # if any, is ignored rather than converted.
-        # Formatted by hand: strftime('%Y') does not zero-pad years below 1000.
-        minute = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
-        seconds = (dt.hour * 60 + dt.minute) * 60 + dt.second
-        base = dt.toordinal() * MICROS_PER_DAY + seconds * 1_000_000
+        at = times.micros(dt)
+        minute = times.minute_text(at)
+        base = at - dt.microsecond
         if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):
             self.second, self.minute, self.base = value[:19], minute, base
         return minute, base + dt.microsecond

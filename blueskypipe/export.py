@@ -11,9 +11,6 @@ import csv
 import os
 import sqlite3
 import tempfile
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from blueskypipe import db
@@ -32,129 +29,29 @@ class ExportError(Exception):
     """The metrics folder cannot be written, or the database cannot be read."""
 
 
-# The ingest rate is averaged over this much of the recent past.
-RATE_SECONDS = 60
-# How many of the latest gaps between runs the status names.
-GAPS_SHOWN = 3
-
-
-@dataclass
-class Run:
-    """A row of the runs table, as the status shows it."""
-
-    run_id: int
-    started_at: str
-    ended_at: str | None
-    end_reason: str | None  # None while running (or killed, not yet found out)
-
-
-@dataclass
-class Gap:
-    """Event time not seen between two runs (a row of the run_gaps view)."""
-
-    after_run: int
-    start: str
-    end: str
-    seconds: float
-    after_run_ended_by: str
-
-
-@dataclass
-class Status:
-    """Freshness, health and volume figures for the status of `periodic`."""
-
-    last_event_time: str | None
-    seconds_since_commit: float | None
-    events: int
-    rejected: int
-    word_counts_reset_at: str | None = None
-    lag_seconds: float | None = None  # now minus the last event time, both local clock
-    events_per_second: float | None = None  # over the last RATE_SECONDS of commits
-    run: Run | None = None  # the latest run
-    gaps: list[Gap] = field(default_factory=list)  # latest first
-    upgrade_notes: list[str] = field(default_factory=list)  # what this read's schema upgrade changed
-
-
 Rows = list[tuple[object, ...]]
 
 
-def read_metrics(db_path: Path) -> tuple[dict[str, Rows], Status | None]:
-    """Rows of every metric view and the ingest status; no database -> empty, None."""
+def read_metrics(db_path: Path) -> dict[str, Rows]:
+    """Rows of every metric view; no database -> no rows. Raises ExportError."""
     if not db_path.exists():
-        return {name: [] for name in METRICS}, None
+        return {name: [] for name in METRICS}
     try:
         conn = db.connect(db_path)
         try:
-            upgrade_notes = db.ensure_schema(conn)
+            db.ensure_schema(conn)
             # One read transaction, so all four files come from one snapshot.
             conn.execute("BEGIN")
             rows = {
                 name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()
             }
-            status = _status(conn)
-            status.upgrade_notes = upgrade_notes
             conn.execute("COMMIT")
         finally:
             conn.close()
     except sqlite3.Error as exc:
         msg = f"cannot read {db_path}: {exc}"
         raise ExportError(msg) from exc
-    return rows, status
-
-
-def _status(conn: sqlite3.Connection) -> Status:
-    # A few reads by primary key or of small tables: none grows with the
-    # events ever ingested (runs and run_gaps grow by one row per restart).
-    last, commit_at, words_reset_at, events, rejected = conn.execute(
-        "SELECT last_event_time, last_commit_at, word_counts_reset_at, events, rejected FROM ingest_status"
-    ).fetchone()
-    now = time.time()
-    run_row = conn.execute(
-        "SELECT run_id, started_at, ended_at, end_reason FROM runs ORDER BY run_id DESC LIMIT 1"
-    ).fetchone()
-    run = None if run_row is None else Run(*run_row)
-    gaps = [
-        Gap(*row)
-        for row in conn.execute(
-            "SELECT after_run, gap_start, gap_end, seconds, after_run_ended_by FROM run_gaps"
-            " ORDER BY after_run DESC LIMIT ?",
-            (GAPS_SHOWN,),
-        )
-    ]
-    return Status(
-        last_event_time=last,
-        seconds_since_commit=None if commit_at is None else max(0.0, now - commit_at),
-        events=events,
-        rejected=rejected,
-        word_counts_reset_at=words_reset_at,
-        lag_seconds=_lag(last),
-        events_per_second=_rate(conn, run, now),
-        run=run,
-        gaps=gaps,
-    )
-
-
-def _lag(last_event_time: str | None) -> float | None:
-    if last_event_time is None:
-        return None
-    try:
-        last = datetime.fromisoformat(last_event_time)
-    except ValueError:
-        return None
-    # Event times are naive local time (SPEC §2); an offset, if one is given, is honoured.
-    return (datetime.now(last.tzinfo) - last).total_seconds()
-
-
-def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> float | None:
-    """Events per second committed over the last minute of the running run."""
-    if run is None or run.end_reason is not None:
-        return None
-    (recent,) = conn.execute(
-        "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at > ?", (now - RATE_SECONDS,)
-    ).fetchone()
-    # A run younger than a minute has had less time to commit.
-    age = now - datetime.fromisoformat(run.started_at).timestamp()
-    return float(recent) / max(1.0, min(float(RATE_SECONDS), age))
+    return rows
 
 
 def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:

@@ -1,13 +1,12 @@
-"""The ingest loop: lines -> aggregator -> one store transaction per batch.
+"""One run of the pipeline: lines -> aggregator -> one store transaction per batch.
 
-The loop hands the current batch to the background writer when it holds
-`batch_size` lines or `flush_interval` seconds have passed, whichever comes
-first, so a quiet stream is still committed every second. While the writer
-is busy (a slow commit, a lock held by someone else) the loop keeps reading
-into the same batch. A stop request (signal) lets it drain what is already
-in the pipe (until the pipe is empty for a moment, or for at most
-`drain_seconds`), then it commits the last batch together with the
-fast-liker window state.
+`Ingest.run` owns the run's life: it opens the store, records the run,
+loads the fast-liker windows the last graceful stop saved, ingests, and
+ends the run's record (with why it ended) and closes the store on every
+path. Its loop reads, folds lines into the current batch and, when the
+flush policy (flush.py) says so, hands the batch to the background writer.
+After a stop request or the end of input, the last batch carries the
+fast-liker window state, so that the next run resumes it.
 """
 
 from __future__ import annotations
@@ -15,30 +14,20 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.events import LIKE, POST
+from blueskypipe.flush import FINAL_WRITE_PATIENCE, WRITER_POLL_SECONDS, FlushPolicy, Step
 from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store
+from blueskypipe.store import Store, StoreError
 from blueskypipe.windows import LikeWindows
 from blueskypipe.writer import BackgroundWriter
 
 Log = Callable[[str], None]
-
-# While stopping, this long without input means the pipe is drained.
-DRAIN_QUIET_SECONDS = 0.2
-# How often a batch that waits for the busy writer checks on it.
-WRITER_POLL_SECONDS = 0.02
-# A quiet stream still commits this often (an empty batch), so that the
-# last commit time tells `periodic` the process is alive.
-HEARTBEAT_SECONDS = 15.0
-# A stop waits this long for a lock held by someone else before giving up.
-FINAL_WRITE_PATIENCE = 10.0
-# While the writer is stuck, the loop stops reading (and so holds up the
-# pipe) once its batch is this many times `batch_size`: memory stays bounded.
-MAX_HELD_BATCHES = 50
 
 
 @dataclass
@@ -47,6 +36,7 @@ class Options:
     flush_interval: float = 1.0
     progress_interval: float = 10.0
     drain_seconds: float = 3.0
+    retention_minutes: int = 60
 
 
 class Totals:
@@ -80,106 +70,133 @@ class Totals:
 
 
 class Ingest:
-    """Runs the loop; `request_stop` may be called from a signal handler."""
+    """One run into the database at `db`; `request_stop` may be called from a signal handler."""
 
     def __init__(
         self,
+        db: Path,
         reader: LineReader,
-        store: Store,
         log: Log,
         options: Options | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.db = db
         self.reader = reader
-        self.store = store
         self.log = log
         self.options = options or Options()
         self.clock = clock
-        # The windows a graceful stop saved; raises StoreError if unreadable.
-        self.aggregator = Aggregator(LikeWindows(store.take_windows()))
+        # Replaced at the start of the run by one that resumes the saved windows.
+        self.aggregator = Aggregator()
         self.totals = Totals()
         self.rejects = RejectLog(log)
-        self._stop_at: float | None = None
+        # True once stdin is being read: what was committed then means something.
+        self.reading = False
+        self.policy = FlushPolicy(
+            clock(), self.options.batch_size, self.options.flush_interval, self.options.drain_seconds
+        )
+        self._lines_read = 0
 
     def request_stop(self) -> None:
         """First call: drain the pipe briefly, then stop. Second call: stop now."""
-        now = self.clock()
-        if self._stop_at is None:
-            self._stop_at = now + self.options.drain_seconds
-        else:
-            self._stop_at = now
+        self.policy.request_stop(self.clock())
 
     @property
     def end_reason(self) -> str:
         """Why `run` returned, as the runs table records it."""
         # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
         # have ended: the signal is the cause.
-        return "signal" if self._stop_at is not None else "end of input"
+        return "signal" if self.policy.stop_requested else "end of input"
 
     def run(self) -> Totals:
-        """Ingest until end of input or a stop request; raise StoreError if writing fails
-        (or a lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end)."""
-        self.log(f"reading stdin into {self.store.path}")
-        writer = BackgroundWriter(self.store, self.totals.add, self.log)
+        """Ingest until end of input or a stop request, as one recorded run.
+
+        The run's record ends as 'end of input', 'signal', or 'error' if
+        anything raised, and the store is closed, whatever happens. Raises
+        StoreError if the database cannot be opened, read or written (or a
+        lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end).
+        """
+        with closing(Store(self.db, self.options.retention_minutes)) as store:
+            for note in store.upgrade_notes:
+                self.log(note)
+            store.begin_run()
+            try:
+                self._ingest(store)
+            except BaseException:
+                store.end_run("error")
+                raise
+            store.end_run(self.end_reason)
+        return self.totals
+
+    def _ingest(self, store: Store) -> None:
+        self._resume_windows(store)
+        self.log(f"reading stdin into {store.path}")
+        self.reading = True
+        writer = BackgroundWriter(store, self.totals.add, self.log)
         try:
             self._loop(writer)
-            writer.wait(FINAL_WRITE_PATIENCE)
-            # The last batch carries the window state, so a restart resumes it.
-            writer.submit(self.aggregator.take_batch(final=True))
-            writer.wait(FINAL_WRITE_PATIENCE)
+            self._finish(writer)
         finally:
             writer.close()
         self.rejects.report()
-        return self.totals
+
+    def _resume_windows(self, store: Store) -> None:
+        windows, dropped = store.take_windows()
+        if dropped:
+            self.log(
+                f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
+                " that could not be read (like_windows); those users' windows start over"
+            )
+        self.aggregator = Aggregator(LikeWindows(windows))
 
     def _loop(self, writer: BackgroundWriter) -> None:
-        options = self.options
-        started = self.clock()
-        next_flush = started + options.flush_interval
-        next_progress = started + options.progress_interval
-        next_heartbeat = started + HEARTBEAT_SECONDS
-        progress_mark = (started, 0)
-        while not self._should_stop():
-            self._read(self._timeout(min(next_flush, next_progress)))
-            now = self.clock()
+        policy = self.policy
+        now = self.clock()
+        interval = self.options.progress_interval
+        progress_mark, next_progress = (now, 0), now + interval
+        while True:
             # Asked on every pass: a finished commit reaches the totals here.
             busy = writer.busy()
-            held = self.aggregator.batch.lines
-            due = now >= next_flush
-            if held >= options.batch_size or (due and (held or now >= next_heartbeat)):
-                if busy and held >= options.batch_size * MAX_HELD_BATCHES:
-                    writer.wait()
-                    busy = False
-                if not busy:
-                    writer.submit(self.aggregator.take_batch())
-                    next_flush = now + options.flush_interval
-                    next_heartbeat = now + HEARTBEAT_SECONDS
-            elif due:
-                next_flush = now + options.flush_interval  # nothing to write yet
+            step = policy.step(now, self.aggregator.batch.lines, busy, self.reader.quiet, self.reader.eof)
+            if step is Step.STOP:
+                return
+            if step is Step.HAND_OVER:
+                writer.submit(self.aggregator.take_batch())
+                policy.handed_over(now)
+            elif step is Step.WAIT:
+                writer.wait(WRITER_POLL_SECONDS)  # the pipe waits; a stop request is still seen
+            else:
+                self._read(policy.read_timeout(now, next_progress))
+            now = self.clock()
             if now >= next_progress:
                 self._progress(progress_mark, now)
-                progress_mark = (now, self.totals.events)
-                next_progress = now + options.progress_interval
+                progress_mark, next_progress = (now, self.totals.events), now + interval
 
-    def _should_stop(self) -> bool:
-        if self.reader.eof:
-            return True
-        # After a stop request, an empty pipe means everything sent was read.
-        return self._stop_at is not None and (self.reader.quiet or self.clock() >= self._stop_at)
+    def _finish(self, writer: BackgroundWriter) -> None:
+        """Commit the batch in flight, then the last one with the window state;
+        raise StoreError when they take longer than FINAL_WRITE_PATIENCE in all."""
+        self._wait_for(writer)
+        writer.submit(self.aggregator.take_batch(final=True))
+        self._wait_for(writer)
 
-    def _timeout(self, deadline: float) -> float:
-        if self._stop_at is not None:
-            return DRAIN_QUIET_SECONDS
-        # A deadline already past means a batch waits for the busy writer:
-        # poll for it without spinning on an idle pipe.
-        return max(WRITER_POLL_SECONDS, deadline - self.clock())
+    def _wait_for(self, writer: BackgroundWriter) -> None:
+        while not writer.wait(WRITER_POLL_SECONDS):
+            if self.policy.give_up(self.clock()):
+                unsaved = self._lines_read - self.totals.lines
+                msg = (
+                    f"{self.db} stayed locked for {FINAL_WRITE_PATIENCE:.0f} s;"
+                    f" the last {unsaved:,} lines read were not saved"
+                )
+                raise StoreError(msg)
 
     def _read(self, timeout: float) -> None:
         agg = self.aggregator
-        agg.add_lines(self.reader.read(timeout), self.rejects.note)
-        for _ in range(self.reader.take_oversized()):
+        lines = self.reader.read(timeout)
+        agg.add_lines(lines, self.rejects.note)
+        oversized = self.reader.take_oversized()
+        for _ in range(oversized):
             agg.add_rejected("too_long")
             self.rejects.note("too_long", None)
+        self._lines_read += len(lines) + oversized
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
         since, events_then = mark

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 # The mix measured on shared/samples/firehose-sample.jsonl (423 events).
 MIX = {
@@ -231,8 +232,7 @@ class Simulator:
     def _post_record(self, engineering: bool) -> str:
         rng = self.rng
         langs = rng.choices([lang for lang, _ in LANGS], [w for _, w in LANGS])[0]
-        primary = re.split("[-;]", (langs or ["en"])[0])[0].lower()
-        vocabulary = WORDS.get(primary, WORDS["en"])
+        vocabulary = _vocabulary(langs)
         words = rng.choices(vocabulary, k=rng.randrange(3, 25))
         words += rng.sample(EXTRAS, rng.randrange(0, 3))
         if engineering:
@@ -245,6 +245,17 @@ class Simulator:
             record["langs"] = langs
         # createdAt is patched per event; json.dumps gives the exact escapes.
         return json.dumps(record)
+
+
+@cache
+def _vocabulary_of(tags: tuple[str, ...]) -> list[str]:
+    """The words of the first declared language we have words for; English otherwise."""
+    primaries = (re.split("[-;, ]", tag)[0].lower() for tag in tags)
+    return next((WORDS[lang] for lang in primaries if lang in WORDS), WORDS["en"])
+
+
+def _vocabulary(langs: list[str] | None) -> list[str]:
+    return _vocabulary_of(tuple(langs or ()))
 
 
 class _Timestamps:
@@ -284,7 +295,7 @@ def _tid(rng: random.Random) -> str:
     return "3l" + "".join(rng.choices(_TID, k=11))
 
 
-def write(lines: Iterator[str], realtime_rate: float | None = None) -> int:
+def write(lines: Iterator[str], realtime_rate: float | None = None) -> None:
     """Write lines to stdout in large chunks; paced to `realtime_rate`/s if given."""
     chunk: list[str] = []
     written = 0
@@ -295,7 +306,7 @@ def write(lines: Iterator[str], realtime_rate: float | None = None) -> int:
             written += _flush(chunk)
             if realtime_rate:
                 _pace(started, written, realtime_rate)
-    return written + _flush(chunk)
+    _flush(chunk)
 
 
 def _flush(chunk: list[str]) -> int:
@@ -311,9 +322,3 @@ def _pace(started: float, written: int, rate: float) -> None:
     ahead = written / rate - (time.monotonic() - started)
     if ahead > 0:
         time.sleep(ahead)
-
-
-if __name__ == "__main__":
-    # The old way in. Importing cli here would load this module a second
-    # time (as blueskypipe.simulate); point to the one way in instead.
-    sys.exit("the simulator moved: python -m blueskypipe simulate [options]")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import connect, ensure_schema, local_now
-from blueskypipe.events import MICROS_PER_DAY
+from blueskypipe.db import connect, ensure_schema, local_now, transaction
+from blueskypipe.times import MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
 # The writer waits briefly, then goes back to reading stdin and retries the
@@ -65,9 +66,10 @@ _UPSERTS = {
     "posts_by_lang": _COUNTER_UPSERT.format(table="posts_by_lang", key="lang", count="posts"),
     "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
 }
-_SET_STATE = """
-    INSERT INTO ingest_state (key, value) VALUES (?, ?)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+
+# A user's saved window: a JSON list of like times (microseconds, times.py).
+# Times far off are harmless: the first sweep of the windows evicts them.
+_SAVED_TIMES = msgspec.json.Decoder(list[int])
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DISK_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
@@ -84,9 +86,14 @@ class StoreBusy(StoreError):
 class Store:
     """The writer's side of the database: one `write` per batch."""
 
-    def __init__(self, path: Path, retention_minutes: int = 60) -> None:
+    def __init__(
+        self, path: Path, retention_minutes: int = 60, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Open (and create or upgrade) the database; raise StoreError if it cannot be.
+        `clock` gives the wall-clock times the runs table records."""
         self.path = path
-        self.retention = timedelta(minutes=retention_minutes)
+        self.clock = clock
+        self.retention_micros = retention_minutes * MICROS_PER_MINUTE
         self._pruned_below: str | None = None
         try:
             # Start-up (schema, window state) may wait for a lock like any
@@ -101,33 +108,31 @@ class Store:
             # a power cut may lose the last commits but never consistency.
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            # What an upgrade changed in the data, for the CLI to tell once.
+            # What an upgrade changed in the data, for the run's owner to tell once.
             self.upgrade_notes = ensure_schema(self.conn)
-            self.run_id = self._begin_run()
         except sqlite3.Error as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
+        self.run_id: int | None = None
 
     def close(self) -> None:
         self.conn.close()
 
-    def _begin_run(self) -> int:
-        """Record this run; a run still open was never closed: it was killed."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+    def begin_run(self) -> None:
+        """Record a new run, which the batches then update; a run still open
+        was never closed: it was killed. Raises StoreError."""
         try:
-            conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
-            run_id = conn.execute("INSERT INTO runs (started_at) VALUES (?)", (local_now(),)).lastrowid
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        assert run_id is not None
-        return run_id
+            with transaction(self.conn) as conn:
+                conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
+                self.run_id = conn.execute(
+                    "INSERT INTO runs (started_at) VALUES (?)", (local_now(self.clock()),)
+                ).lastrowid
+        except sqlite3.Error as exc:
+            msg = f"cannot open {self.path}: {exc}"
+            raise StoreError(msg) from exc
 
     def end_run(self, reason: str) -> None:
-        """Close this run's record: 'end of input', 'signal' or 'error'.
+        """Close the record of the run begun: 'end of input', 'signal' or 'error'.
 
         Best effort: after an error the database may be what failed, and
         the next start then reports the run as killed.
@@ -135,7 +140,7 @@ class Store:
         try:
             self.conn.execute(
                 "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
-                (local_now(), reason, self.run_id),
+                (local_now(self.clock()), reason, self.run_id),
             )
         except sqlite3.Error:
             pass
@@ -146,64 +151,57 @@ class Store:
         Raises StoreBusy if the lock could not be had (nothing written) and
         StoreError for anything else; the transaction is rolled back either way.
         """
-        conn = self.conn
         try:
-            conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            self.conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
+            with transaction(self.conn):
                 self._write_rollups(batch)
-                self._write_state(batch)
                 self._write_run(batch)
-                self._prune(batch.newest_minute)
+                self._prune(batch.newest_micros)
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             if _primary_code(exc) in _BUSY_CODES:
                 msg = f"{self.path} is locked by another writer"
                 raise StoreBusy(msg) from exc
             raise StoreError(_write_failure(self.path, exc)) from exc
 
-    def take_windows(self) -> WindowSnapshot:
-        """Load and clear the window state saved by the last graceful stop."""
+    def take_windows(self) -> tuple[WindowSnapshot, int]:
+        """Load and clear the window state saved by the last graceful stop.
+
+        Returns the windows and how many saved ones could not be read (not a
+        JSON list of like times: a hand edit, a half-restored backup); those
+        are dropped, so their users' windows start over. Raises StoreError
+        if the table cannot be read or cleared (nothing is cleared then).
+        """
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            rows = self.conn.execute("SELECT user_id, times FROM like_windows").fetchall()
-            self.conn.execute("DELETE FROM like_windows")
-            self.conn.execute("COMMIT")
+            with transaction(self.conn) as conn:
+                rows = conn.execute("SELECT user_id, times FROM like_windows").fetchall()
+                conn.execute("DELETE FROM like_windows")
         except sqlite3.Error as exc:
             msg = f"cannot read window state from {self.path}: {exc}"
             raise StoreError(msg) from exc
-        return {user: orjson.loads(times) for user, times in rows}
+        windows: WindowSnapshot = {}
+        for user, times in rows:
+            try:
+                windows[user] = _SAVED_TIMES.decode(times)
+            except (msgspec.DecodeError, TypeError):  # TypeError: not text at all
+                continue
+        return windows, len(rows) - len(windows)
 
     def _write_rollups(self, batch: Batch) -> None:
         for table, rows in _rollup_rows(batch).items():
             if rows:
                 self.conn.execute(_UPSERTS[table], (orjson.dumps(rows),))
 
-    def _write_state(self, batch: Batch) -> None:
-        execute = self.conn.execute
-        if batch.first_event_time is not None:
-            execute(
-                "INSERT INTO ingest_state (key, value) VALUES ('first_event_time', ?)"
-                " ON CONFLICT (key) DO NOTHING",
-                (batch.first_event_time,),
-            )
-        if batch.last_event_time is not None:
-            execute(_SET_STATE, ("last_event_time", batch.last_event_time))
-        execute(_SET_STATE, ("last_commit_at", repr(time.time())))
-
     def _write_run(self, batch: Batch) -> None:
-        now = time.time()
+        now = self.clock()
         self.conn.execute(
             """UPDATE runs SET
                 lines = lines + ?, events = events + ?, rejected = rejected + ?,
                 first_event_time = coalesce(first_event_time, ?),
+                first_minute = coalesce(first_minute, ?),
                 last_event_time = coalesce(?, last_event_time),
+                last_minute = coalesce(?, last_minute),
                 last_commit_at = ?
             WHERE run_id = ?""",
             (
@@ -211,8 +209,11 @@ class Store:
                 batch.events,
                 batch.rejected,
                 batch.first_event_time,
+                batch.first_minute,
                 batch.last_event_time,
-                local_now(now),
+                batch.last_minute,
+                # Milliseconds: periodic shows how long ago, to a tenth of a second.
+                local_now(now, "milliseconds"),
                 self.run_id,
             ),
         )
@@ -222,11 +223,10 @@ class Store:
             )
         self.conn.execute("DELETE FROM recent_commits WHERE at < ?", (now - RECENT_COMMITS_SECONDS,))
 
-    def _prune(self, newest_minute: str | None) -> None:
-        if newest_minute is None:
+    def _prune(self, newest: int | None) -> None:
+        if newest is None:
             return
-        newest = datetime.strptime(newest_minute, "%Y-%m-%d %H:%M")
-        cutoff = (newest - self.retention).isoformat(sep=" ", timespec="minutes")
+        cutoff = minute_text(newest - self.retention_micros)
         if self._pruned_below is not None and cutoff <= self._pruned_below:
             return
         self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))
@@ -248,7 +248,7 @@ def _rollup_rows(batch: Batch) -> dict[str, object]:
         "likes_by_minute": batch.likes_by_minute,
         "likes_by_user_minute": batch.likes_by_user_minute,
         "fast_likers": [
-            (user, peak.likes, format_micros(peak.start), format_micros(peak.end))
+            (user, peak.likes, timestamp_text(peak.start), timestamp_text(peak.end))
             for user, peak in batch.fast_likers.items()
         ],
         "word_counts": batch.word_counts,
@@ -270,18 +270,6 @@ def ingest_counts(batch: Batch) -> dict[str, int]:
     counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
     counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())
     return {name: n for name, n in counts.items() if n}
-
-
-def format_micros(micros: int) -> str:
-    """Microseconds since 0001-01-01 as naive ISO-8601 with microseconds."""
-    days, rest = divmod(micros, MICROS_PER_DAY)
-    seconds, micro = divmod(rest, 1_000_000)
-    day = datetime.fromordinal(days)
-    # By hand: strftime('%Y') does not zero-pad years below 1000.
-    return (
-        f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
-        f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}"
-    )
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:

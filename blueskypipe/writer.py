@@ -15,7 +15,7 @@ from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.store import Store, StoreBusy, StoreError
+from blueskypipe.store import Store, StoreBusy
 
 # Seconds between attempts while another connection holds the write lock.
 RETRY_SECONDS = 0.1
@@ -57,15 +57,15 @@ class BackgroundWriter:
             raise RuntimeError(msg)
         self._in_flight = self._pool.submit(self._write, batch)
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the batch in flight is committed; raise StoreError if it
-        failed or is still not committed after `timeout` seconds."""
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the batch in flight; True once none is
+        in flight (it was committed). Raises the writer's StoreError, if any."""
         if self._in_flight is None:
-            return
+            return True
         if not futures.wait([self._in_flight], timeout).done:
-            msg = f"{self.store.path} stayed locked for {timeout:.0f} s; a batch was not saved"
-            raise StoreError(msg)
+            return False
         self._collect(self._in_flight)
+        return True
 
     def close(self) -> None:
         """Stop the thread; a batch still retrying a held lock is given up."""

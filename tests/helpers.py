@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +18,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import orjson
+
+from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe.events import TIMESTAMPS, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -187,3 +193,48 @@ def simulate_to_file(path: Path, count: int, seed: int, *args: str) -> Path:
             cwd=ROOT,
         )
     return path
+
+
+# What a shell's foreground job gets from a terminal: these signals act. A
+# test started by a shell that ignores them (a background job of a
+# non-interactive shell ignores SIGINT and SIGQUIT, and exec keeps ignored
+# signals ignored) would hand that down, and a Ctrl-C it plays would reach
+# nothing. A small launcher puts the defaults back, then execs the command;
+# unlike a preexec_fn it is safe in a process with threads.
+TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
+_WITH_TERMINAL_SIGNALS = f"""
+import os, signal, sys
+for signum in {[int(s) for s in TERMINAL_SIGNALS]}:
+    signal.signal(signum, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {[int(s) for s in TERMINAL_SIGNALS]})
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+
+def with_terminal_signals(argv: list[str]) -> list[str]:
+    """`argv` run with TERMINAL_SIGNALS at their defaults and unblocked, as a terminal starts a job."""
+    return [sys.executable, "-c", _WITH_TERMINAL_SIGNALS, *argv]
+
+
+def record(name: str, **figures: object) -> None:
+    """Add measured figures under `name` to the JSON file named by CHAOS_FIGURES, if set
+    (the README's reliability table is written from it)."""
+    if not os.environ.get("CHAOS_FIGURES"):
+        return
+    path = Path(os.environ["CHAOS_FIGURES"])
+    found = json.loads(path.read_text()) if path.exists() else {}
+    found[name] = figures
+    path.write_text(json.dumps(found, indent=2))
+
+
+def folded(line: bytes, after: bytes | None) -> Batch:
+    """The batch of `line` alone. With `after`, parsed first, the timestamp
+    cache holds its second, so a line of the common form takes the inline
+    fast path of Aggregator.add_lines; with None the cache is emptied, so
+    every line goes through parse_line."""
+    TIMESTAMPS.second = "\0"  # no timestamp starts with it
+    if after is not None:
+        parse_line(after)
+    aggregator = Aggregator()
+    aggregator.add_lines([line])
+    return aggregator.take_batch(final=True)

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from tests.helpers import did, event, post
 
-# Each word with forms that simplemma merges into it (checked by hand against
-# its dictionaries for the languages below); the first form is the word.
+# Each word with forms that simplemma's English dictionary merges into it
+# (checked by hand; it serves every post, whatever it declares); the first
+# form is the word.
 CONTENT = {
     "bridge": ["bridge", "bridges", "Bridges"],
     "rust": ["rust", "#Rust"],

@@ -7,6 +7,9 @@ reliability table.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
 import os
 import random
@@ -15,24 +18,16 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import reference
-from tests.helpers import ROOT, PeakRss, Pipeline, committed, event, post, query, simulate_to_file
+from tests.helpers import ROOT, PeakRss, Pipeline, committed, event, post, query, record, simulate_to_file
 from tests.streams import stream
 
 pytestmark = pytest.mark.chaos
-
-
-def record(name: str, **figures: object) -> None:
-    if not os.environ.get("CHAOS_FIGURES"):
-        return
-    path = Path(os.environ["CHAOS_FIGURES"])
-    found = json.loads(path.read_text()) if path.exists() else {}
-    found[name] = figures
-    path.write_text(json.dumps(found, indent=2))
 
 
 def integrity(db: Path) -> str:
@@ -64,40 +59,174 @@ def finish(proc: subprocess.Popen) -> bytes:
     return stderr
 
 
-def test_kill_9_twenty_times_then_resume(pipeline: Pipeline) -> None:
-    lines, word_sets = stream(seed=17, n=500_000)
-    valid = reference.valid_events(lines)
-    likes_upto = [0]
-    for e in valid:
-        is_like = e["action"] == "create" and e["path"].startswith("app.bsky.feed.like/")
-        likes_upto.append(likes_upto[-1] + is_like)
-    rng = random.Random(1)
-    lost_lines = []
-    for _ in range(20):
-        start = committed(pipeline.db) if pipeline.db.exists() else 0
-        proc = pipeline.spawn("--batch-size", "5000", stderr=subprocess.PIPE)
-        feed(proc, b"".join(line + b"\n" for line in lines[start:]))
-        time.sleep(rng.uniform(0.8, 2.5))
+# kill -9: rounds, moments after start, and the steady feed each round gets.
+KILL_ROUNDS = 50
+KILL_AFTER = (0.3, 6.0)  # seconds; the early ones land while the word tools load
+FEED_RATE = 5_000  # lines/s, several times the live firehose
+FEED_TICK = 0.01  # seconds between writes
+# What a kill may cost: the lines fed in the last LOSS_SECONDS before it
+# (one flush interval plus a commit), plus what can sit unread in the pipe.
+LOSS_SECONDS = 1.25
+PIPE_BYTES = 64 << 10
+
+
+class Lines:
+    """A file of event lines held as one bytes object, with the byte offset
+    where each line starts (starts[n] is also the size of the first n lines)."""
+
+    def __init__(self, path: Path) -> None:
+        self.data = path.read_bytes()
+        starts = [0]
+        at = self.data.find(b"\n")
+        while at >= 0:
+            starts.append(at + 1)
+            at = self.data.find(b"\n", at + 1)
+        self.starts = starts
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def span(self, first: int, last: int) -> memoryview:
+        return memoryview(self.data)[self.starts[first] : self.starts[last]]
+
+
+class PacedFeed:
+    """Feeds lines[start:] to a process at FEED_RATE lines/s on a thread, as
+    a live source with a backlog would: behind schedule, it writes what is
+    due at once. `log` holds (time, lines fed so far) after every write."""
+
+    def __init__(self, proc: subprocess.Popen, lines: Lines, start: int) -> None:
+        self.proc = proc
+        self.lines = lines
+        self.started = time.monotonic()
+        self.log: list[tuple[float, int]] = [(self.started, start)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, args=(start,), daemon=True)
+        self._thread.start()
+
+    def _write(self, fed: int) -> None:
+        assert self.proc.stdin is not None
+        start = fed
+        try:
+            while not self._stop.is_set():
+                due = min(len(self.lines), start + int(FEED_RATE * (time.monotonic() - self.started)))
+                if due > fed:
+                    self.proc.stdin.write(self.lines.span(fed, due))
+                    self.proc.stdin.flush()
+                    fed = due
+                    self.log.append((time.monotonic(), fed))
+                self._stop.wait(FEED_TICK)
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def fed_by(self, moment: float) -> int:
+        """Lines whose write had returned by `moment`."""
+        return max(n for at, n in self.log if at <= moment) if self.log[0][0] <= moment else self.log[0][1]
+
+    def time_fed(self, lines: int) -> float:
+        """When the first `lines` lines had all been written."""
+        return next(at for at, n in self.log if n >= lines)
+
+
+def _likes_prefix(events: list[dict]) -> list[int]:
+    """likes[n]: likes among the first n events."""
+    counts = [0]
+    for e in events:
+        is_like = e["action"] == "create" and e["path"].split("/")[0] == reference.LIKE
+        counts.append(counts[-1] + is_like)
+    return counts
+
+
+def _slim(line: bytes) -> dict:
+    """The fields of a valid event that the reference reads (memory: ~1M lines)."""
+    e = json.loads(line)
+    record = e.get("record") or {}
+    return {
+        "timestamp": e["timestamp"],
+        "action": e["action"],
+        "path": e["path"].split("/")[0] + "/",
+        "repo": e["repo"],
+        "record": {"langs": record.get("langs")} if isinstance(record, dict) else None,
+    }
+
+
+def test_kill_9_fifty_times_with_bounded_loss_then_resume(pipeline: Pipeline) -> None:
+    rng = random.Random(17)
+    kill_after = [rng.uniform(*KILL_AFTER) for _ in range(KILL_ROUNDS)]
+    # Enough for every round at the full rate (a round feeds at most its
+    # seconds times the rate, plus a tick), and a rest for the last restart.
+    count = int(sum(kill_after) * FEED_RATE) + KILL_ROUNDS * 500 + 30_000
+    source = simulate_to_file(
+        pipeline.tmp / "events.jsonl", count, 17, "--engineering-share", "0.2", "--fast-likers", "40"
+    )
+    lines = Lines(source)
+    events = [_slim(line) for line in lines.data.splitlines()]
+    likes_upto = _likes_prefix(events)
+    losses: list[tuple[float, int]] = []  # (seconds of feed, lines) lost per round
+    done = 0
+    for after in kill_after:
+        start = done
+        proc = pipeline.spawn()
+        feed = PacedFeed(proc, lines, start)
+        time.sleep(max(0.0, feed.started + after - time.monotonic()))
+        killed_at = time.monotonic()
         proc.kill()
         proc.wait()
-        assert integrity(pipeline.db) == "ok"
-        done = committed(pipeline.db)
-        # Whole batches only: the like total is exactly that of the committed prefix.
+        feed.stop()
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        fed = feed.fed_by(killed_at)
+        assert fed < len(lines) - 30_000, "the input ran short"
+        done = committed(pipeline.db) if pipeline.db.exists() else start
+        if pipeline.db.exists():
+            assert integrity(pipeline.db) == "ok"
+        # Whole batches only: the likes are exactly those of the committed prefix.
         assert query(pipeline.db, "select sum(likes) from likes_by_minute") == likes_upto[done]
-        assert done <= len(lines)
-        lost_lines.append(done - start)
+        assert committed(pipeline.db, "events") == done
+        assert start <= done <= fed
+        # The loss is bounded: all that was fed LOSS_SECONDS before the kill
+        # is committed, but for what a pipe can hold.
+        owed = feed.fed_by(killed_at - LOSS_SECONDS)
+        assert lines.starts[done] >= lines.starts[owed] - PIPE_BYTES, (
+            f"killed {after:.2f} s after start: {fed - done:,} lines lost, "
+            f"{owed - done:,} of them fed more than {LOSS_SECONDS} s before the kill"
+        )
+        losses.append((killed_at - feed.time_fed(done), fed - done))
     # Resume from the committed prefix and finish: every count comes out exact.
-    start = committed(pipeline.db)
-    pipeline.ingest(lines[start:])
+    pipeline.ingest(bytes(lines.span(done, len(lines))))
     pipeline.periodic()
-    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(valid)
-    assert pipeline.csv("posts-per-language.csv") == reference.posts_per_language(valid)
-    assert pipeline.csv("top-10-word.csv") == reference.top_words(word_sets)
+    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(events)
+    assert pipeline.csv("posts-per-language.csv") == reference.posts_per_language(events)
+    # Top words: equal to one uninterrupted run over the same lines.
+    control = Pipeline(pipeline.tmp / "control")
+    control.tmp.mkdir()
+    control.ingest(lines.data)
+    control.periodic()
+    assert pipeline.csv("top-10-word.csv") == control.csv("top-10-word.csv")
+    assert len(pipeline.csv("top-10-word.csv")) == 11
     # Windows live in memory between graceful stops, so a kill can only shrink them.
-    expected = dict(reference.fast_likers(valid)[1:])  # type: ignore[arg-type]
-    for user, likes in pipeline.csv("fast-likers.csv")[1:]:
+    expected = dict(reference.fast_likers(events)[1:])  # type: ignore[arg-type]
+    found = pipeline.csv("fast-likers.csv")[1:]
+    assert found
+    for user, likes in found:
         assert int(likes) <= int(expected[user])
-    record("kill_9", kills=20, integrity="ok", final_counts="exact", lines=len(lines))
+    worst_seconds, _ = max(losses)
+    record(
+        "kill_9",
+        kills=KILL_ROUNDS,
+        kill_after_seconds=list(KILL_AFTER),
+        feed_lines_per_second=FEED_RATE,
+        lines=len(lines),
+        worst_loss_seconds=round(worst_seconds, 2),
+        worst_loss_lines=max(n for _, n in losses),
+        mean_loss_seconds=round(sum(s for s, _ in losses) / len(losses), 2),
+        integrity="ok",
+        final_counts="exact",
+    )
 
 
 def ingest_seconds(pipeline: Pipeline, source: Path) -> float:
@@ -157,9 +286,9 @@ def test_another_writer_holding_the_lock(pipeline: Pipeline) -> None:
     blocker.execute("begin immediate")
     locked_at = time.monotonic()
     writer = feed(proc, b"".join(line + b"\n" for line in lines))
-    # Generous: the stream's many languages load their word tools once (a
-    # few seconds) and the machine is shared. A blocked reader would fill
-    # the 64 KiB pipe and never finish, however long we wait.
+    # Generous: the word tools load at start-up and the machine is shared.
+    # A blocked reader would fill the 64 KiB pipe and never finish, however
+    # long we wait.
     writer.join(timeout=30)
     # All 75 MB went into the pipe while the lock was held: it kept reading.
     kept_reading = not writer.is_alive()
@@ -201,6 +330,100 @@ def test_file_size_limit_stops_cleanly(pipeline: Pipeline) -> None:
     )
     message = next(line for line in stderr.decode().splitlines() if "error:" in line)
     record("file_size_limit", limit_mb=limit / 1e6, committed_lines=done, integrity="ok", message=message)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A real, small file system at `path` for the duration; skips the test
+    when this process may not mount one."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir(exist_ok=True)
+    try:
+        mount = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        pytest.skip("no mount command")
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mount.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill(folder: Path) -> None:
+    """Write a file into `folder` until its file system has no byte left."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+
+
+def test_a_full_disk_stops_cleanly_then_resumes(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=37, n=300_000)
+    with tmpfs(pipeline.tmp / "disk", "3m") as disk:
+        on_disk = Pipeline(disk)
+        # The database ends near 1.3 MB, and the WAL grows to ~4 MB between checkpoints.
+        proc = on_disk.spawn("--batch-size", "5000", stderr=subprocess.PIPE)
+        feed(proc, b"".join(line + b"\n" for line in lines))
+        stderr = finish(proc).decode()
+        assert proc.returncode == 1, stderr
+        assert "Traceback" not in stderr
+        errors = [line for line in stderr.splitlines() if ": error:" in line]
+        assert len(errors) == 1, stderr
+        assert errors[0].startswith("handle-stream: error: cannot write"), stderr
+        assert "full" in errors[0]
+        assert integrity(on_disk.db) == "ok"
+        done = committed(on_disk.db)
+        assert 0 < done < len(lines)
+        # An exact prefix, and the summary says what was committed.
+        likes = len(reference.creates(reference.valid_events(lines[:done]), reference.LIKE))
+        assert query(on_disk.db, "select sum(likes) from likes_by_minute") == likes
+        summary = next(line for line in stderr.splitlines() if "committed before the error" in line)
+        assert f": {done:,} events (likes {likes:,}," in summary
+        # Room again: a restart goes on from the committed prefix, and every count is exact.
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        on_disk.ingest(lines[done:])
+        on_disk.periodic()
+        valid = reference.valid_events(lines)
+        assert on_disk.csv("likes-per-minutes.csv") == reference.likes_per_minute(valid)
+        assert on_disk.csv("posts-per-language.csv") == reference.posts_per_language(valid)
+    record("full_disk", tmpfs_mb=3, committed_lines=done, integrity="ok", message=errors[0])
+
+
+def test_periodic_into_a_full_metrics_folder(pipeline: Pipeline) -> None:
+    lines, _ = stream(seed=41, n=20_000)
+    pipeline.ingest(lines[:10_000])
+    with tmpfs(pipeline.metrics, "1m") as metrics:
+        pipeline.periodic()
+        before = {path.name: path.read_bytes() for path in metrics.iterdir()}
+        fill(metrics)
+        pipeline.ingest(lines[10_000:])  # every file would change
+        result = subprocess.run(
+            [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(metrics)],
+            capture_output=True,
+            timeout=60,
+        )
+        after = {path.name: path.read_bytes() for path in metrics.iterdir() if path.name != "filler"}
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert stderr.count("\n") == 1, stderr
+    assert stderr.startswith(f"periodic: error: cannot write metrics to {metrics}"), stderr
+    assert "No space left on device" in stderr
+    # The previous files are whole and nothing half-written was left beside them.
+    assert after == before
+    assert len(before) == 4
+    old = list(csv.reader(io.StringIO(before["likes-per-minutes.csv"].decode())))
+    assert old == reference.likes_per_minute(reference.valid_events(lines[:10_000]))
+    assert old != reference.likes_per_minute(reference.valid_events(lines))
+    record("full_metrics_folder", tmpfs_mb=1, exit_status=1, previous_files="whole", message=stderr.strip())
 
 
 # One line per kind of garbage, each with the reject reason it must get.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from blueskypipe.cli import duration
+from blueskypipe.cli import _EnvOptions, handle_stream_options, periodic_options
 from tests.helpers import ROOT, Pipeline, event
 
 
@@ -56,50 +58,22 @@ def test_a_good_value_from_the_environment_is_used_and_a_flag_wins(pipeline: Pip
     assert not other.exists(), "--db on the command line wins over BLUESKY_DB"
 
 
-def test_an_empty_line_is_reported_as_empty() -> None:
-    result = subprocess.run(
-        [str(ROOT / "handle-stream"), "--db", ":memory:"], input=b"\n", capture_output=True, check=True
-    )
-    assert b"rejected line (empty): b''" in result.stderr
-    assert b"bytes" not in result.stderr.split(b"rejected line")[1].split(b"\n")[0]
-
-
-def test_simulate_has_one_way_in() -> None:
-    ok = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "blueskypipe", "simulate", "--count", "3"],
-        capture_output=True,
-        check=True,
-        cwd=ROOT,
-    )
-    assert ok.stdout.count(b"\n") == 3
-    # The old spelling says where to go, without importing the module twice.
-    old = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "blueskypipe.simulate"],
-        capture_output=True,
-        cwd=ROOT,
-        check=False,
-        timeout=30,
-    )
-    assert old.returncode == 1
-    assert old.stderr == b"the simulator moved: python -m blueskypipe simulate [options]\n"
-
-
 def test_the_simulator_does_not_import_the_cli() -> None:
     script = "import sys, blueskypipe.simulate; assert 'blueskypipe.cli' not in sys.modules"
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True)
 
 
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [
-        (0.84, "0.8 s"),
-        (59.94, "59.9 s"),
-        (60, "1 min 0 s"),
-        (190.4, "3 min 10 s"),
-        (7_500, "2 h 5 min"),
-        (3 * 86_400 + 4 * 3_600 + 59, "3 d 4 h"),
-        (-5, "-5.0 s"),
-    ],
-)
-def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
-    assert duration(seconds) == shown
+@pytest.mark.parametrize("make", [handle_stream_options, periodic_options])
+def test_the_help_names_each_variable_and_the_default_in_use(
+    make: Callable[[], _EnvOptions], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = make()
+    for name in options.environment:
+        monkeypatch.delenv(name, raising=False)
+    defaults = vars(options.parse_args([]))
+    documented = {action.dest: action.help or "" for action in options.parser._actions}
+    for name in options.environment:
+        (dest,) = [dest for dest, text in documented.items() if f"(env {name}; " in text]
+        value = defaults[dest]
+        shown = f"./{value}" if isinstance(value, Path) else str(value)
+        assert documented[dest].endswith(f"(env {name}; default {shown})"), documented[dest]

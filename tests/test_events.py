@@ -7,10 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blueskypipe import aggregate
-from blueskypipe.aggregate import Aggregator, Batch
-from blueskypipe.events import MAX_LINE_BYTES, TIMESTAMPS, Rejected, parse_line
-from blueskypipe.store import format_micros
-from tests.helpers import SAMPLE, event, post
+from blueskypipe.events import MAX_LINE_BYTES, Rejected, parse_line
+from blueskypipe.times import timestamp_text
+from tests.helpers import SAMPLE, event, folded, post
 
 GOOD = event("2025-03-16T13:26:53.076175")
 
@@ -88,7 +87,7 @@ def test_micros_round_trip_both_forms() -> None:
     with_fraction = parse_line(event("2025-03-16T13:26:53.000001"))
     whole = parse_line(event("2025-03-16T13:26:53"))
     assert with_fraction.micros - whole.micros == 1
-    assert format_micros(whole.micros) == "2025-03-16T13:26:53.000000"
+    assert timestamp_text(whole.micros) == "2025-03-16T13:26:53.000000"
 
 
 def test_unknown_fields_and_null_record_are_fine() -> None:
@@ -106,19 +105,6 @@ def test_every_sample_line_is_valid() -> None:
     assert len(lines) == 423
     events = [parse_line(line) for line in lines]
     assert {e.action for e in events} == {"create"}
-
-
-def folded(line: bytes, after: bytes | None) -> Batch:
-    """The batch of `line` alone. With `after`, parsed first, the timestamp
-    cache holds its second, so a line of the common form takes the inline
-    fast path of Aggregator.add_lines; with None the cache is emptied, so
-    every line goes through parse_line."""
-    TIMESTAMPS.second = "\0"  # no timestamp starts with it
-    if after is not None:
-        parse_line(after)
-    aggregator = Aggregator()
-    aggregator.add_lines([line])
-    return aggregator.take_batch(final=True)
 
 
 MUTATIONS = st.sampled_from(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,8 @@ from blueskypipe.events import LIKE as LIKE_NSID
 from blueskypipe.events import MAX_LINE_BYTES
 from blueskypipe.ingest import Ingest, Options
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store
-from tests.helpers import event, post
+from blueskypipe.store import StoreError
+from tests.helpers import event, post, query, wait_for
 
 
 class Run:
@@ -26,12 +29,11 @@ class Run:
         self, db: Path, options: Options | None = None, clock: Iterator[float] | None = None
     ) -> None:
         self.read_fd, self.write_fd = os.pipe()
-        self.store = Store(db)
         self.logged: list[str] = []
         ticks = clock
         kwargs = {} if ticks is None else {"clock": lambda: next(ticks)}
         self.ingest = Ingest(
-            LineReader(self.read_fd, MAX_LINE_BYTES), self.store, self.logged.append, options, **kwargs
+            db, LineReader(self.read_fd, MAX_LINE_BYTES), self.logged.append, options, **kwargs
         )
 
     def feed(self, data: bytes) -> None:
@@ -45,7 +47,6 @@ class Run:
 
     def finish(self) -> None:
         self.ingest.run()
-        self.store.close()
         os.close(self.read_fd)
 
 
@@ -115,18 +116,63 @@ def test_a_quiet_stream_still_commits_now_and_then(db: Path) -> None:
     loop.start()
     try:
         deadline = time.monotonic() + 30
-        while heartbeat(db) is None:
+        while not heartbeat(db):
             assert time.monotonic() < deadline, "no commit while the stream was quiet"
             time.sleep(0.05)
     finally:
         os.close(run.write_fd)  # end of input ends the run
         loop.join(timeout=30)
-        run.store.close()
         os.close(run.read_fd)
     assert run.ingest.totals.events == 0
 
 
-def heartbeat(db: Path) -> str | None:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("select last_commit_at from runs").fetchone()
-    return None if row is None else row[0]
+def heartbeat(db: Path) -> object:
+    """The last commit time of the run; 0 while there is none (or no schema yet)."""
+    return query(db, "select last_commit_at from runs")
+
+
+def test_a_stop_ends_the_run_in_time_however_long_another_writer_holds_the_lock(db: Path) -> None:
+    # Each look at the clock is half a second later: FINAL_WRITE_PATIENCE
+    # passes in a few dozen looks. itertools.count is safe to call from the
+    # test's thread (request_stop) and the loop's at once.
+    run = Run(db, Options(batch_size=10), clock=itertools.count(0.0, 0.5))
+    failed: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            run.ingest.run()
+        except BaseException as exc:
+            failed.append(exc)
+
+    def feed() -> None:
+        lines = (event(f"2025-03-16T12:00:{i % 60:02d}", repo=f"did:plc:{i}") + b"\n" for i in range(2000))
+        with os.fdopen(run.write_fd, "wb") as out, suppress(BrokenPipeError):
+            out.write(b"".join(lines))
+
+    loop = threading.Thread(target=ingest, daemon=True)
+    loop.start()
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        wait_for(lambda: "reading stdin into" in " ".join(run.logged))
+        other.execute("begin immediate")
+        # The batch outgrows MAX_HELD_BATCHES x batch_size while the writer
+        # waits for the lock: the loop stops reading and waits for the writer.
+        threading.Thread(target=feed, daemon=True).start()
+        wait_for(lambda: run.ingest.aggregator.batch.lines >= 500)
+        run.ingest.request_stop()
+        run.ingest.request_stop()
+        loop.join(timeout=8)
+        still_running = loop.is_alive()
+    finally:
+        other.execute("rollback")
+        other.close()
+        loop.join(timeout=30)
+        os.close(run.read_fd)
+    assert not still_running, "a stop must not wait for the lock to be released"
+    (error,) = failed
+    assert isinstance(error, StoreError)
+    pattern = rf"{re.escape(str(db))} stayed locked for 10 s; the last ([\d,]+) lines read were not saved"
+    found = re.fullmatch(pattern, str(error))
+    assert found, error
+    assert 500 <= int(found[1].replace(",", "")) <= 2000
+    assert run.ingest.totals.lines == 0

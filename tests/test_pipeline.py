@@ -7,10 +7,11 @@ import sqlite3
 import subprocess
 import time
 
+import orjson
 import pytest
 
 from tests import reference
-from tests.helpers import SAMPLE, Pipeline, event
+from tests.helpers import SAMPLE, Pipeline, did, event
 from tests.streams import Words, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
@@ -143,10 +144,7 @@ def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
         writer.stdin.write(data[i * step : (i + 1) * step])
         writer.stdin.flush()
         if pipeline.db.exists():
-            result = pipeline.periodic()
-            assert b"locked" not in result.stdout + result.stderr
-            for name in CSVS:
-                assert pipeline.csv(name)[0], name
+            pipeline.periodic()  # exit 0: no "database is locked", every file written
             runs += 1
     writer.stdin.write(data[20 * step :])
     writer.stdin.close()
@@ -213,3 +211,27 @@ def test_progress_lines_go_to_stderr_while_running(pipeline: Pipeline) -> None:
     writer.stdin.close()
     assert writer.wait(timeout=30) == 0
     assert any("events/s | 1 events (likes 1, posts 0, other 0)" in line for line in seen), seen
+
+
+def test_a_saved_window_that_cannot_be_read_is_dropped_with_a_warning(pipeline: Pipeline) -> None:
+    burst = [event(f"2025-03-16T12:00:{s:02d}", repo=did(s % 3)) for s in range(30)]
+    pipeline.ingest(burst)
+    with sqlite3.connect(pipeline.db) as conn:
+        saved = conn.execute("select count(*) from like_windows").fetchone()[0]
+        # A hand edit and a half-restored backup.
+        conn.execute("update like_windows set times = 'not json' where user_id = ?", (did(0),))
+        conn.execute("update like_windows set times = '[1, \"x\"]' where user_id = ?", (did(1),))
+    assert saved == 3
+    result = pipeline.ingest([event("2025-03-16T12:00:40", repo=did(2))])
+    warnings = [line for line in result.stderr.decode().splitlines() if "warning" in line]
+    assert warnings == [
+        "handle-stream: warning: dropped 2 saved fast-liker windows that could not be read"
+        " (like_windows); those users' windows start over"
+    ]
+    with sqlite3.connect(pipeline.db) as conn:
+        (run,) = conn.execute("select end_reason, events from runs where run_id = 2").fetchall()
+        windows = dict(conn.execute("select user_id, times from like_windows").fetchall())
+    assert run == ("end of input", 1)
+    # The window that could be read was resumed and saved again with the new like.
+    assert len(orjson.loads(windows[did(2)])) == 11
+    assert set(windows) == {did(2)}

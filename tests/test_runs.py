@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -87,7 +86,7 @@ def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
         assert conn.execute("select after_run, before_run from run_gaps").fetchall() == [(1, 3)]
 
 
-def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeline) -> None:
+def test_status_shows_lag_and_rate_while_the_stream_runs(pipeline: Pipeline) -> None:
     # Events stamped as ./bluesky stamps them: this machine's clock, now.
     newest = datetime.now() - timedelta(seconds=5)
     proc = pipeline.running(likes(newest - timedelta(seconds=59), 600))
@@ -97,13 +96,36 @@ def test_status_shows_lag_and_rate_then_warns_when_commits_stop(pipeline: Pipeli
     assert 5 <= float(found[1]) < 5 + 60  # the slack is this machine's, not the pipeline's
     assert int(found[2].replace(",", "")) > 0
     assert "has not committed" not in status
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
 
-    proc.kill()  # gone without a word: only the silence tells
-    proc.wait(timeout=30)
+
+def test_a_start_that_fails_after_the_run_began_ends_the_run_as_an_error(pipeline: Pipeline) -> None:
+    pipeline.ingest(likes(START, 10))
     with sqlite3.connect(pipeline.db) as conn:
-        # As if 3 min 10 s had passed since the last commit.
+        # Any failure between beginning the run and reading stdin will do;
+        # this one makes taking the saved windows fail.
         conn.execute(
-            "update ingest_state set value = ? where key = 'last_commit_at'", (repr(time.time() - 190),)
+            "create trigger restoring before delete on like_windows"
+            " begin select raise(abort, 'a restore is in progress'); end"
         )
-    status = pipeline.periodic().stdout.decode()
-    assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in status
+    result = pipeline.ingest(likes(START + timedelta(minutes=1), 10), check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"handle-stream: error: cannot read window state from {pipeline.db}: a restore is in progress"
+    ]
+    first, second = runs(pipeline.db)
+    assert first["end_reason"] == "end of input"
+    assert (second["end_reason"], second["events"]) == ("error", 0)
+    assert second["ended_at"] is not None
+
+
+def test_partial_minutes_agree_with_the_counts_for_any_timestamp_form(pipeline: Pipeline) -> None:
+    # The basic ISO-8601 form: accepted by the parser, counted under its minute.
+    pipeline.ingest([event("20250316T132653", repo="did:plc:basic")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 13:26:00", "1"]]
+    with sqlite3.connect(pipeline.db) as conn:
+        partial = conn.execute("select time, likes, why from partial_minutes").fetchall()
+    assert partial == [("2025-03-16 13:26:00", 1, "run 1 started; run 1 ended (end of input)")]

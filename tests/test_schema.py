@@ -108,3 +108,41 @@ def test_handle_stream_upgrades_v3_and_says_so(pipeline: Pipeline) -> None:
     pipeline.periodic()
     assert pipeline.csv("top-10-word.csv")[1] == ["bridges", "2"]  # bridge 1 + 1, as "bridges" twice
     assert "make" not in [word for word, _ in pipeline.csv("top-10-word.csv")]
+
+
+def test_the_upgrade_from_v3_keeps_each_time_once_and_gives_the_runs_their_minutes(
+    pipeline: Pipeline,
+) -> None:
+    v3_database(pipeline)
+    with sqlite3.connect(pipeline.db) as conn:
+        # A second run, whose events came in the basic ISO-8601 form.
+        conn.execute(
+            "insert into runs (started_at, ended_at, end_reason, first_event_time, last_event_time)"
+            " values ('2026-12-01 14:06:00', '2026-12-01 14:07:00', 'signal', '20250316T120500', "
+            "'20250316T120659.5')"
+        )
+    status = pipeline.periodic().stdout.decode()
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
+    with sqlite3.connect(pipeline.db) as conn:
+        minutes = conn.execute("select first_minute, last_minute from runs order by run_id").fetchall()
+        keys = [key for (key,) in conn.execute("select key from ingest_state")]
+        partial = conn.execute("select time, likes from partial_minutes").fetchall()
+    assert minutes == [("2025-03-16 12:00", "2025-03-16 12:01"), ("2025-03-16 12:05", "2025-03-16 12:06")]
+    assert not {"first_event_time", "last_event_time", "last_commit_at"} & set(keys)
+    assert partial == [
+        ("2025-03-16 12:00:00", 5),
+        ("2025-03-16 12:01:00", 0),
+        ("2025-03-16 12:05:00", 0),
+        ("2025-03-16 12:06:00", 0),
+    ]
+    # The status reads the times from the runs now: the latest run's last event.
+    assert "last event 20250316T120659.5" in status
+    pipeline.ingest([event("2025-03-16T12:10:00")])
+    with sqlite3.connect(pipeline.db) as conn:
+        assert conn.execute("select first_minute, last_minute from runs where run_id = 3").fetchone() == (
+            "2025-03-16 12:10",
+            "2025-03-16 12:10",
+        )
+        assert not {"first_event_time", "last_event_time", "last_commit_at"} & {
+            key for (key,) in conn.execute("select key from ingest_state")
+        }

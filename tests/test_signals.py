@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from tests.helpers import ROOT, Pipeline, committed, event, wait_for
+from tests.helpers import ROOT, Pipeline, committed, event, wait_for, with_terminal_signals
 from tests.streams import stream
 
 # An upstream like ./bluesky: prints the lines of a file, says so in a marker
@@ -31,17 +33,42 @@ def start_pipeline(pipeline: Pipeline, lines: list[bytes]) -> subprocess.Popen:
     command = (
         f"{sys.executable} -c '{UPSTREAM}' {source} {marker} | {ROOT / 'handle-stream'} --db {pipeline.db}"
     )
-    # A session of its own, so that killpg reaches both sides as Ctrl-C does.
-    return subprocess.Popen(["sh", "-c", command], start_new_session=True, stderr=subprocess.PIPE)
+    # A session of its own, so that killpg reaches both sides as Ctrl-C does,
+    # and the signal dispositions a terminal gives, whatever started pytest.
+    return subprocess.Popen(
+        with_terminal_signals(["sh", "-c", command]), start_new_session=True, stderr=subprocess.PIPE
+    )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_to_the_whole_pipeline_loses_nothing(pipeline: Pipeline, signum: int) -> None:
+@contextmanager
+def started_by(disposition: signal.Handlers) -> Iterator[None]:
+    """Children forked inside inherit `disposition` for SIGINT, as from
+    the shell that started the tests (a background job ignores SIGINT)."""
+    before = signal.signal(signal.SIGINT, disposition)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "sigint_at_start", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "background-job"]
+)
+def test_signal_to_the_whole_pipeline_loses_nothing(
+    pipeline: Pipeline, signum: int, sigint_at_start: signal.Handlers
+) -> None:
     lines, _ = stream(seed=21, n=30_000)
-    proc = start_pipeline(pipeline, lines)
-    wait_for((pipeline.tmp / "all-written").exists)
-    os.killpg(proc.pid, signum)
-    _, stderr = proc.communicate(timeout=30)
+    with started_by(sigint_at_start):
+        proc = start_pipeline(pipeline, lines)
+    try:
+        wait_for((pipeline.tmp / "all-written").exists)
+        os.killpg(proc.pid, signum)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # a side that ignored the signal: do not leave it behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert committed(pipeline.db) == len(lines)
     assert b"done in" in stderr
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.events import MICROS_PER_DAY
-from blueskypipe.store import Store, StoreBusy, format_micros
+from blueskypipe.store import Store, StoreBusy
+from blueskypipe.times import MICROS_PER_DAY, micros
 from blueskypipe.windows import Peak
 
 NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
@@ -19,7 +19,13 @@ NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "bluesky.db", retention_minutes=10)
+    store = Store(tmp_path / "bluesky.db", retention_minutes=10)
+    store.begin_run()
+    return store
+
+
+def at(text: str) -> int:
+    return micros(datetime.fromisoformat(text))
 
 
 def rows(store: Store, sql: str) -> list[tuple[object, ...]]:
@@ -40,7 +46,9 @@ def a_batch() -> Batch:
         by_collection={"app.bsky.feed.like": 3, "app.bsky.feed.post": 1},
         first_event_time="2025-03-16T12:00:00",
         last_event_time="2025-03-16T12:00:30",
-        newest_minute="2025-03-16 12:00",
+        first_minute="2025-03-16 12:00",
+        last_minute="2025-03-16 12:00",
+        newest_micros=at("2025-03-16 12:00"),
     )
 
 
@@ -62,11 +70,11 @@ def test_a_batch_lands_in_every_table(store: Store) -> None:
         "collection:app.bsky.feed.like": 3,
         "collection:app.bsky.feed.post": 1,
     }
-    state = dict(rows(store, "select * from ingest_state"))
-    assert (state["first_event_time"], state["last_event_time"]) == (
-        "2025-03-16T12:00:00",
-        "2025-03-16T12:00:30",
-    )
+    # Event times, and their minutes, are kept once: in the run's row.
+    assert rows(store, "select first_event_time, last_event_time, first_minute, last_minute from runs") == [
+        ("2025-03-16T12:00:00", "2025-03-16T12:00:30", "2025-03-16 12:00", "2025-03-16 12:00")
+    ]
+    assert rows(store, "select * from ingest_state") == []
 
 
 def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> None:
@@ -78,9 +86,7 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
     assert rows(store, "select likes from likes_by_minute") == [(6,)]
     assert rows(store, "select likes from fast_likers") == [(50,)], "a smaller window must not replace"
     assert rows(store, "select n from ingest_counts where name = 'events'") == [(8,)]
-    assert rows(store, "select value from ingest_state where key = 'first_event_time'") == [
-        ("2025-03-16T12:00:00",)
-    ]
+    assert rows(store, "select first_event_time from runs") == [("2025-03-16T12:00:00",)]
     third = a_batch()
     third.fast_likers = {"did:plc:a": Peak(51, NOON, NOON + 2)}
     store.write(third)
@@ -90,7 +96,7 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
 def test_retention_prunes_old_user_minutes(store: Store) -> None:
     store.write(a_batch())
     later = Batch(
-        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_minute="2025-03-16 12:10"
+        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_micros=at("2025-03-16 12:10")
     )
     store.write(later)
     # Ten minutes of retention: 12:00 is still inside, one minute later it is not.
@@ -98,14 +104,23 @@ def test_retention_prunes_old_user_minutes(store: Store) -> None:
         ("2025-03-16 12:00",),
         ("2025-03-16 12:10",),
     ]
-    store.write(Batch(newest_minute="2025-03-16 12:11"))
+    store.write(Batch(newest_micros=at("2025-03-16 12:11:59")))
     assert rows(store, "select minute from likes_by_user_minute") == [("2025-03-16 12:10",)]
 
 
 def test_windows_are_saved_once_and_taken_once(store: Store) -> None:
     store.write(Batch(windows={"did:plc:a": [1, 2, 3], "did:plc:empty": []}))
-    assert store.take_windows() == {"did:plc:a": [1, 2, 3]}
-    assert store.take_windows() == {}
+    assert store.take_windows() == ({"did:plc:a": [1, 2, 3]}, 0)
+    assert store.take_windows() == ({}, 0)
+
+
+@pytest.mark.parametrize("times", ["not json", '{"a": 1}', '[1, "x"]', "[1.5]", "[true]", "[1, 2"])
+def test_a_saved_window_that_is_not_a_list_of_times_is_dropped_and_counted(store: Store, times: str) -> None:
+    store.write(Batch(windows={"did:plc:a": [1, 2, 3], "did:plc:b": [4]}))
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("update like_windows set times = ? where user_id = 'did:plc:b'", (times,))
+    assert store.take_windows() == ({"did:plc:a": [1, 2, 3]}, 1)
+    assert rows(store, "select count(*) from like_windows") == [(0,)]
 
 
 def test_a_held_lock_is_busy_and_writes_nothing(store: Store) -> None:
@@ -117,7 +132,3 @@ def test_a_held_lock_is_busy_and_writes_nothing(store: Store) -> None:
     assert rows(store, "select count(*) from likes_by_minute") == [(0,)]
     store.write(a_batch())
     assert rows(store, "select likes from likes_by_minute") == [(3,)]
-
-
-def test_format_micros_pads_early_years() -> None:
-    assert format_micros(MICROS_PER_DAY * 2 + 1) == "0001-01-02T00:00:00.000001"

@@ -8,12 +8,16 @@ rate. Loading a dictionary per language used to stop the ingest loop for
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
+import tracemalloc
 from pathlib import Path
+from typing import IO
 
-from tests.helpers import ROOT, PeakRss, committed, did, event, post, query, wait_for
+from blueskypipe import words
+from tests.helpers import ROOT, PeakRss, Pipeline, committed, did, event, post, query, wait_for
 
 # Languages real posts declare, most with a lemma dictionary in simplemma.
 LANGUAGES = (
@@ -40,39 +44,44 @@ class Run:
 
     def __init__(self, db: Path, lines: list[bytes]) -> None:
         self.db = db
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [str(ROOT / "handle-stream"), "--db", str(db), "--flush-interval", "0.2"],
             stdin=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self.peak = PeakRss(self.proc.pid)
-        assert self.proc.stdin is not None
-        # A post that qualifies at start-up may wait for the word tools (the
-        # rule); once it is committed they are loaded, and no post waits again.
-        self.proc.stdin.write(post("2025-03-16T11:59:59", "Engineering: the first post", ["en"]) + b"\n")
-        self.proc.stdin.flush()
-        wait_for(lambda: committed(db, "engineering_posts") == 1)
-        self.stalls = self._feed(lines)
-        self.proc.stdin.close()
-        assert self.proc.wait(timeout=60) == 0
+        self.peak = PeakRss(proc.pid)
+        try:
+            assert proc.stdin is not None
+            # A post that qualifies at start-up may wait for the word tools;
+            # once it is committed they are loaded, and no post waits again.
+            proc.stdin.write(post("2025-03-16T11:59:59", "Engineering: the first post", ["en"]) + b"\n")
+            proc.stdin.flush()
+            wait_for(lambda: committed(db, "engineering_posts") == 1)
+            self.stalls = self._feed(proc.stdin, lines)
+            proc.stdin.close()
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()  # a no-op after a clean exit
+            proc.wait()
 
-    def _feed(self, lines: list[bytes]) -> float:
+    def _feed(self, stdin: IO[bytes], lines: list[bytes]) -> float:
         """Write lines at RATE; return the longest time the committed lines stood still."""
-        assert self.proc.stdin is not None
         feeding = threading.Event()
         feeding.set()
         longest = [0.0]
-        watcher = threading.Thread(target=self._watch, args=(feeding, longest))
+        watcher = threading.Thread(target=self._watch, args=(feeding, longest), daemon=True)
         watcher.start()
-        started = time.monotonic()
-        chunk = RATE // 20
-        for i in range(0, len(lines), chunk):
-            # A stalled reader fills the pipe and blocks this write; the watcher sees it.
-            self.proc.stdin.write(b"".join(line + b"\n" for line in lines[i : i + chunk]))
-            self.proc.stdin.flush()
-            time.sleep(max(0.0, started + (i + chunk) / RATE - time.monotonic()))
-        feeding.clear()
-        watcher.join()
+        try:
+            started = time.monotonic()
+            chunk = RATE // 20
+            for i in range(0, len(lines), chunk):
+                # A stalled reader fills the pipe and blocks this write; the watcher sees it.
+                stdin.write(b"".join(line + b"\n" for line in lines[i : i + chunk]))
+                stdin.flush()
+                time.sleep(max(0.0, started + (i + chunk) / RATE - time.monotonic()))
+        finally:
+            feeding.clear()
+            watcher.join()
         return longest[0]
 
     def _watch(self, feeding: threading.Event, longest: list[float]) -> None:
@@ -100,3 +109,40 @@ def test_memory_does_not_grow_with_the_languages_seen(tmp_path: Path) -> None:
     many = Run(tmp_path / "many.db", stream(LANGUAGES, seconds=3))
     # One dictionary (English) is loaded either way; each further one was 10-50 MB.
     assert many.peak.megabytes() < english.peak.megabytes() + 10
+
+
+def test_posts_in_many_languages_load_nothing_more() -> None:
+    words.tools()  # loaded, as handle-stream does at start-up
+    tracemalloc.start()
+    try:
+        for i, lang in enumerate(LANGUAGES):
+            found = words.meaningful_words(f"Engineering {i}: Brücken, robots, systèmes", {lang})
+            assert found is not None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A dictionary of another language would be 10-50 MB.
+    assert peak < 2_000_000, f"{peak:,} bytes"
+
+
+def test_word_tools_that_cannot_load_end_the_run_with_one_line(pipeline: Pipeline) -> None:
+    broken = pipeline.tmp / "broken"
+    broken.mkdir()
+    (broken / "stopwordsiso.py").write_text("raise ImportError('broken on purpose')\n")
+    lines = [event(f"2025-03-16T12:00:{i % 60:02d}", repo=did(i)) for i in range(300)]
+    lines.append(post("2025-03-16T12:01:00", "Engineering needs its word tools", ["en"]))
+    result = subprocess.run(
+        [str(ROOT / "handle-stream"), "--db", str(pipeline.db)],
+        input=b"".join(line + b"\n" for line in lines),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(broken)},
+        timeout=60,
+    )
+    errors = result.stderr.decode()
+    assert result.returncode == 1, errors
+    assert "Traceback" not in errors
+    assert (
+        "error: cannot load the word tools (ImportError: broken on purpose); reinstall with `uv sync`"
+        in errors
+    )
+    assert query(pipeline.db, "select count(*) from runs where end_reason = 'error'") == 1

@@ -1,0 +1,94 @@
+"""When the ingest loop hands its batch to the writer, reads on, waits, or stops.
+
+A small pure object: the loop tells it the time (its injected clock), how
+many lines the current batch holds, whether the writer is busy and what
+the last read found, and it answers with the next step. It never reads a
+clock, sleeps or does I/O, so each rule is tested with plain numbers.
+
+- Size and interval: the batch is handed over when it holds `batch_size`
+  lines or `interval` seconds have passed, whichever comes first.
+- Heartbeat: a quiet stream still commits an empty batch now and then, so
+  that the last commit time tells `periodic` the process is alive.
+- Back-pressure: while the writer is busy (a slow commit, a lock held by
+  someone else) the loop reads on into the same batch, until it holds
+  MAX_HELD_BATCHES times `batch_size`; then it stops reading (the pipe
+  waits), so memory stays bounded.
+- Stop: a first request drains what is already in the pipe (until it is
+  empty for a moment, or for at most `drain_seconds`); a second stops now.
+  Then the last writes get FINAL_WRITE_PATIENCE in all, however long a
+  lock is held.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+HEARTBEAT_SECONDS = 15.0
+MAX_HELD_BATCHES = 50
+FINAL_WRITE_PATIENCE = 10.0
+# While stopping, this long without input means the pipe is drained.
+DRAIN_QUIET_SECONDS = 0.2
+# How often a batch that waits for the busy writer checks on it.
+WRITER_POLL_SECONDS = 0.02
+
+
+class Step(Enum):
+    READ = "read more input into the batch"
+    HAND_OVER = "hand the batch to the writer"
+    WAIT = "wait for the writer without reading"
+    STOP = "stop reading; the last batch follows"
+
+
+class FlushPolicy:
+    """The flush and stop rules of one run, from its start at `now`."""
+
+    def __init__(self, now: float, batch_size: int, interval: float, drain_seconds: float) -> None:
+        self.batch_size = batch_size
+        self.interval = interval
+        self.drain_seconds = drain_seconds
+        self._next_flush = now + interval
+        self._next_heartbeat = now + HEARTBEAT_SECONDS
+        self._stop_at: float | None = None
+        self._give_up_at: float | None = None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_at is not None
+
+    def request_stop(self, now: float) -> None:
+        """First call: drain the pipe briefly, then stop. Second call: stop now."""
+        self._stop_at = now + self.drain_seconds if self._stop_at is None else now
+
+    def step(self, now: float, held: int, busy: bool, quiet: bool = False, eof: bool = False) -> Step:
+        """The next step for a batch of `held` lines; `quiet`: the last read found
+        the pipe empty; `eof`: the input has ended. After STOP, see `give_up`."""
+        pressed = busy and held >= self.batch_size * MAX_HELD_BATCHES
+        # Under back-pressure nothing more is read, so there is nothing left to drain.
+        if eof or (self._stop_at is not None and (quiet or pressed or now >= self._stop_at)):
+            self._give_up_at = now + FINAL_WRITE_PATIENCE
+            return Step.STOP
+        if pressed:
+            return Step.WAIT
+        due = now >= self._next_flush
+        if held >= self.batch_size or (due and (held or now >= self._next_heartbeat)):
+            return Step.READ if busy else Step.HAND_OVER
+        if due:
+            self._next_flush = now + self.interval  # nothing to write yet
+        return Step.READ
+
+    def handed_over(self, now: float) -> None:
+        """The batch went to the writer at `now`: the next one is due an interval later."""
+        self._next_flush = now + self.interval
+        self._next_heartbeat = now + HEARTBEAT_SECONDS
+
+    def read_timeout(self, now: float, wake_at: float) -> float:
+        """How long the next read may wait for input; `wake_at`: the caller's own next deadline."""
+        if self._stop_at is not None:
+            return DRAIN_QUIET_SECONDS
+        # A deadline already past means a batch waits for the busy writer:
+        # poll for it without spinning on an idle pipe.
+        return max(WRITER_POLL_SECONDS, min(self._next_flush, wake_at) - now)
+
+    def give_up(self, now: float) -> bool:
+        """Whether the last writes, which began at STOP, have had FINAL_WRITE_PATIENCE."""
+        return self._give_up_at is not None and now >= self._give_up_at

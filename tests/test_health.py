@@ -1,0 +1,104 @@
+"""periodic's status in-process: a real database written by Store, exact times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from blueskypipe.aggregate import Batch
+from blueskypipe.health import STALE_SECONDS, Gap, Status, describe, duration, lag, read
+from blueskypipe.store import Store
+
+# Local time, as the runs table and the event timestamps are.
+START = datetime(2025, 3, 16, 12, 0, 0)
+
+
+def at(seconds: float) -> float:
+    """Unix time `seconds` after START."""
+    return (START + timedelta(seconds=seconds)).timestamp()
+
+
+def a_run(tmp_path: Path, end: str | None = None) -> Path:
+    """A run that began at START and committed 600 events 10 s later, the
+    last of them stamped 12:00:05; ended at 20 s by `end`, if given."""
+    path = tmp_path / "bluesky.db"
+    now = [at(0)]
+    store = Store(path, clock=lambda: now[0])
+    store.begin_run()
+    now[0] = at(10)
+    store.write(
+        Batch(lines=600, first_event_time="2025-03-16T11:59:00", last_event_time="2025-03-16T12:00:05")
+    )
+    if end is not None:
+        now[0] = at(20)
+        store.end_run(end)
+    store.close()
+    return path
+
+
+def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:
+    status = read(a_run(tmp_path), now=at(40))
+    assert status is not None
+    assert (status.lag_seconds, status.seconds_since_commit, status.events_per_second) == (35.0, 30.0, 15.0)
+    assert not status.stale
+    assert describe(Path("bluesky.db"), status)[:2] == [
+        "bluesky.db: last event 2025-03-16T12:00:05, last commit 30.0 s ago, 600 events, 0 rejected lines",
+        "  run 1 since 2025-03-16 12:00:00: lag 35.0 s, 15 events/s over the last minute",
+    ]
+
+
+def test_a_run_silent_for_longer_than_stale_seconds_is_named(tmp_path: Path) -> None:
+    db = a_run(tmp_path)
+    assert not read(db, now=at(10 + STALE_SECONDS)).stale  # type: ignore[union-attr]
+    status = read(db, now=at(10 + 190))
+    assert status is not None and status.stale
+    assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in describe(db, status)
+
+
+def test_a_run_that_ended_is_never_stale(tmp_path: Path) -> None:
+    db = a_run(tmp_path, end="end of input")
+    status = read(db, now=at(10_000))
+    assert status is not None and not status.stale
+    assert describe(db, status)[1:] == [
+        "  handle-stream is not running: run 1 ended (end of input) at 2025-03-16 12:00:20"
+    ]
+
+
+def test_lag_honours_an_offset_and_ignores_what_is_not_a_time() -> None:
+    utc_now = datetime(2025, 3, 16, 12, 0, 5, tzinfo=UTC).timestamp()
+    assert lag("2025-03-16T13:00:00+01:00", utc_now) == 5.0
+    assert lag("2025-03-16T12:00:00", at(2.5)) == 2.5
+    assert lag("20250316T120000", at(2.5)) == 2.5
+    assert lag("yesterday", at(0)) is None
+    assert lag(None, at(0)) is None
+
+
+def test_no_database_is_no_status(tmp_path: Path) -> None:
+    assert read(tmp_path / "none.db", now=at(0)) is None
+    assert not (tmp_path / "none.db").exists()
+    assert describe(tmp_path / "none.db", None)[0].startswith(f"no database at {tmp_path / 'none.db'} yet")
+
+
+def test_a_gap_whose_times_sqlite_cannot_read_is_named_without_a_length() -> None:
+    gaps = [Gap(1, "20250316T120000", "20250316T120500", None, "killed"), Gap(2, "a", "b", 61.0, "signal")]
+    lines = describe(Path("b.db"), Status("x", 1.0, 1, 0, gaps=gaps))
+    assert "  gap in event time: 20250316T120000 .. 20250316T120500, after run 1 ended (killed)" in lines
+    assert "  gap in event time: a .. b (1 min 1 s), after run 2 ended (signal)" in lines
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.84, "0.8 s"),
+        (59.94, "59.9 s"),
+        (60, "1 min 0 s"),
+        (190.4, "3 min 10 s"),
+        (7_500, "2 h 5 min"),
+        (3 * 86_400 + 4 * 3_600 + 59, "3 d 4 h"),
+        (-5, "-5.0 s"),
+    ],
+)
+def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
+    assert duration(seconds) == shown
