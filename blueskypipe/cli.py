@@ -142,6 +142,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         # Imported here so that --help answers at once.
         from blueskypipe.events import MAX_LINE_BYTES
         from blueskypipe.ingest import Ingest, Options
+        from blueskypipe.lock import AnotherWriter
         from blueskypipe.source import LineReader
         from blueskypipe.store import StoreError
         from blueskypipe.words import WordToolsError, preload
@@ -170,6 +171,9 @@ def handle_stream(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         totals = ingest.run()
+    except AnotherWriter as exc:
+        _log(f"error: {exc}")
+        return 2
     except (StoreError, WordToolsError) as exc:
         _log(f"error: {exc}")
         if ingest.reading:

@@ -11,6 +11,7 @@ fast-liker window state, so that the next run resumes it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from pathlib import Path
 from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.events import LIKE, POST
 from blueskypipe.flush import FINAL_WRITE_PATIENCE, WRITER_POLL_SECONDS, FlushPolicy, Step
+from blueskypipe.lock import WriterLock
 from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
 from blueskypipe.store import Store, StoreError
@@ -113,12 +115,16 @@ class Ingest:
         The run's record ends as 'end of input', 'signal', or 'error' if
         anything raised, and the store is closed, whatever happens. Raises
         StoreError if the database cannot be opened, read or written (or a
-        lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end).
+        lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end),
+        and AnotherWriter, before touching the database, if another
+        handle-stream is writing to it.
         """
-        with closing(Store(self.db, self.options.retention_minutes)) as store:
+        # The lock first: a second writer must not touch the database at all.
+        with WriterLock(self.db) as lock, closing(Store(self.db, self.options.retention_minutes)) as store:
             for note in store.upgrade_notes:
                 self.log(note)
             store.begin_run()
+            lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")
             try:
                 self._ingest(store)
             except BaseException:

@@ -114,6 +114,7 @@ class Store:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
         self.run_id: int | None = None
+        self.started_at: str | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -122,10 +123,11 @@ class Store:
         """Record a new run, which the batches then update; a run still open
         was never closed: it was killed. Raises StoreError."""
         try:
+            self.started_at = local_now(self.clock())
             with transaction(self.conn) as conn:
                 conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
                 self.run_id = conn.execute(
-                    "INSERT INTO runs (started_at) VALUES (?)", (local_now(self.clock()),)
+                    "INSERT INTO runs (started_at) VALUES (?)", (self.started_at,)
                 ).lastrowid
         except sqlite3.Error as exc:
             msg = f"cannot open {self.path}: {exc}"

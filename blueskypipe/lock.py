@@ -1,0 +1,72 @@
+"""One handle-stream per database: two would count every event twice.
+
+The guard is an exclusive `flock` on a small file beside the database
+(`bluesky.db-writer`), held for the whole run. The kernel releases it when
+its owner exits in any way, kill -9 and power loss included, so a crash
+never leaves the database locked; a flag stored in the database would.
+Readers (periodic, sqlite3, Datasette) never look at it. The file also
+says who holds it, for the error the next writer prints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from blueskypipe.store import StoreError
+
+
+class AnotherWriter(StoreError):
+    """Another handle-stream is writing to this database."""
+
+
+class WriterLock:
+    """Held from `acquire` until `release` (or the end of a `with` block)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = Path(f"{db}-writer")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock; raise AnotherWriter, naming the holder, if another
+        process has it, and StoreError if the lock file cannot be opened."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            msg = f"cannot open {self.path}: {exc.strerror}"
+            raise StoreError(msg) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "starting up"
+            os.close(fd)
+            msg = (
+                f"another handle-stream is writing to {self.db} ({holder});"
+                " stop it first, or give this one another --db"
+            )
+            raise AnotherWriter(msg) from None
+        self._fd = fd
+        self.describe(f"pid {os.getpid()}")
+
+    def describe(self, holder: str) -> None:
+        """Say who holds the lock, for the next writer's error."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, holder.encode() + b"\n", 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # the file stays: removing it would race a writer opening it
+            self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
