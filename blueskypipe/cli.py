@@ -203,15 +203,19 @@ def periodic(argv: list[str] | None = None) -> int:
     """Export the metric views to CSV files and print a status for `watch`."""
     args = periodic_options().parse_args(argv)
 
-    from blueskypipe import health
+    from blueskypipe import db, health
     from blueskypipe.export import ExportError, read_metrics, write_csvs
 
     try:
-        # The status first: it reads what a schema upgrade changed, once.
-        status = health.read(args.db, time.time())
-        rows = read_metrics(args.db)
+        status = None
+        if not args.db.exists():
+            rows = read_metrics(None)
+        else:
+            with db.snapshot(args.db) as (conn, upgrade_notes):
+                status = health.read(conn, time.time(), upgrade_notes)
+                rows = read_metrics(conn)
         write_csvs(args.metrics_dir, rows)
-    except (health.StatusError, ExportError) as exc:
+    except (db.ReadError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
     files = [f"  {args.metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]

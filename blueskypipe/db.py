@@ -68,6 +68,29 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
+class ReadError(Exception):
+    """The database cannot be read (not a database, unreadable, a newer schema's upgrade failed)."""
+
+
+@contextmanager
+def snapshot(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
+    """One read transaction on the database at `path`, brought up to date
+    first: yields the connection and what the upgrade changed (see
+    `ensure_schema`). Raises ReadError."""
+    try:
+        conn = connect(path)
+        try:
+            notes = ensure_schema(conn)
+            conn.execute("BEGIN")
+            yield conn, notes
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        msg = f"cannot read {path}: {exc}"
+        raise ReadError(msg) from exc
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 

@@ -13,8 +13,6 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from blueskypipe import db
-
 # file name -> (view, header). The header is fixed here rather than taken
 # from the cursor so that a missing database still yields the same files.
 METRICS: dict[str, tuple[str, tuple[str, str]]] = {
@@ -26,32 +24,19 @@ METRICS: dict[str, tuple[str, tuple[str, str]]] = {
 
 
 class ExportError(Exception):
-    """The metrics folder cannot be written, or the database cannot be read."""
+    """The metrics folder cannot be written."""
 
 
 Rows = list[tuple[object, ...]]
 
 
-def read_metrics(db_path: Path) -> dict[str, Rows]:
-    """Rows of every metric view; no database -> no rows. Raises ExportError."""
-    if not db_path.exists():
+def read_metrics(conn: sqlite3.Connection | None) -> dict[str, Rows]:
+    """Rows of every metric view, read through `conn` (in the caller's read
+    transaction, so that all four files come from one snapshot); None, when
+    there is no database yet, gives no rows."""
+    if conn is None:
         return {name: [] for name in METRICS}
-    try:
-        conn = db.connect(db_path)
-        try:
-            db.ensure_schema(conn)
-            # One read transaction, so all four files come from one snapshot.
-            conn.execute("BEGIN")
-            rows = {
-                name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()
-            }
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        msg = f"cannot read {db_path}: {exc}"
-        raise ExportError(msg) from exc
-    return rows
+    return {name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()}
 
 
 def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:

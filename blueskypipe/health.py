@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from blueskypipe import db
-
 # periodic warns when handle-stream has been silent longer than this; it
 # commits at least every HEARTBEAT_SECONDS (15 s, flush.py) while it runs.
 STALE_SECONDS = 60
@@ -22,10 +20,6 @@ STALE_SECONDS = 60
 RATE_SECONDS = 60
 # How many of the latest gaps between runs the status names.
 GAPS_SHOWN = 3
-
-
-class StatusError(Exception):
-    """The database cannot be read."""
 
 
 @dataclass
@@ -76,25 +70,12 @@ class Status:
         return self.running and since is not None and since > STALE_SECONDS
 
 
-def read(db_path: Path, now: float) -> Status | None:
-    """The status of the database at `db_path` at `now` (Unix seconds); None if
-    there is no database yet. Brings the schema up to date first; the status
-    carries what that changed. Raises StatusError if the database cannot be read."""
-    if not db_path.exists():
-        return None
-    try:
-        conn = db.connect(db_path)
-        try:
-            notes = db.ensure_schema(conn)
-            conn.execute("BEGIN")  # one snapshot for all the reads below
-            status = _status(conn, now)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        msg = f"cannot read {db_path}: {exc}"
-        raise StatusError(msg) from exc
-    status.upgrade_notes = notes
+def read(conn: sqlite3.Connection, now: float, upgrade_notes: list[str] | None = None) -> Status:
+    """The status at `now` (Unix seconds), read through `conn` (inside the
+    caller's read transaction, so that it matches the metrics read with it);
+    `upgrade_notes` are what opening the database changed, shown once."""
+    status = _status(conn, now)
+    status.upgrade_notes = list(upgrade_notes or [])
     return status
 
 
@@ -132,9 +113,9 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
 def _since_commit(commit_at: str | None, now: float) -> float | None:
     if commit_at is None:
         return None
-    # Both as naive local time: across a change of daylight saving time
-    # this is off for one commit at most, where Unix time would be off for
-    # the whole repeated hour.
+    # The commit time is stored as local text, like every time a user reads
+    # in the database; across a change of daylight saving time this is off
+    # by the hour until the next commit.
     return max(0.0, (datetime.fromtimestamp(now) - datetime.fromisoformat(commit_at)).total_seconds())
 
 

@@ -186,7 +186,8 @@ class Ingest:
 
     def _wait_for(self, writer: BackgroundWriter) -> None:
         while not writer.wait(WRITER_POLL_SECONDS):
-            if self.policy.give_up(self.clock()):
+            # Only a lock held by someone else ends the wait; a slow disk does not.
+            if writer.locked_out and self.policy.give_up(self.clock()):
                 unsaved = self._lines_read - self.totals.lines
                 msg = (
                     f"{self.db} stayed locked for {FINAL_WRITE_PATIENCE:.0f} s;"

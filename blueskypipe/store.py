@@ -17,13 +17,15 @@ import orjson
 
 from blueskypipe.aggregate import Batch
 from blueskypipe.db import connect, ensure_schema, local_now, transaction
-from blueskypipe.times import MICROS_PER_MINUTE, minute_text, timestamp_text
+from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
 # The writer waits briefly, then goes back to reading stdin and retries the
 # same batch later: a stuck lock must not stall the pipe.
 WRITER_BUSY_MS = 250
 STARTUP_BUSY_MS = 10_000
+# Recording why the run ended; a lock held longer leaves the run 'killed'.
+END_RUN_BUSY_MS = 2_000
 # When a checkpoint has copied the whole WAL back, SQLite cuts the file to
 # this size, so a reader that pinned the WAL for a while leaves no bloat.
 WAL_SIZE_LIMIT = 8 << 20
@@ -140,6 +142,8 @@ class Store:
         the next start then reports the run as killed.
         """
         try:
+            # Longer than a batch waits: a reader's upgrade may hold the lock a moment.
+            self.conn.execute(f"PRAGMA busy_timeout = {END_RUN_BUSY_MS}")
             self.conn.execute(
                 "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
                 (local_now(self.clock()), reason, self.run_id),
@@ -228,7 +232,8 @@ class Store:
     def _prune(self, newest: int | None) -> None:
         if newest is None:
             return
-        cutoff = minute_text(newest - self.retention_micros)
+        # Clamped: a like in the first hour of year 1 is valid, its cutoff is not a date.
+        cutoff = minute_text(max(newest - self.retention_micros, MICROS_PER_DAY))
         if self._pruned_below is not None and cutoff <= self._pruned_below:
             return
         self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))

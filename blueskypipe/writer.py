@@ -40,6 +40,8 @@ class BackgroundWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._in_flight: Future[Batch] | None = None
         self._closing = threading.Event()
+        # Set by the writer thread while it retries a lock held by someone else.
+        self._locked_out = threading.Event()
 
     def busy(self) -> bool:
         """True while a batch is being written; raises the writer's StoreError, if any."""
@@ -67,6 +69,12 @@ class BackgroundWriter:
         self._collect(self._in_flight)
         return True
 
+    @property
+    def locked_out(self) -> bool:
+        """True while the batch in flight waits for another connection's lock
+        (not while SQLite is merely slow)."""
+        return self._locked_out.is_set()
+
     def close(self) -> None:
         """Stop the thread; a batch still retrying a held lock is given up."""
         self._closing.set()
@@ -88,7 +96,9 @@ class BackgroundWriter:
                 if not warned:
                     self.on_busy(f"{exc}; holding {batch.lines:,} lines and retrying")
                     warned = True
+                self._locked_out.set()
                 self._closing.wait(RETRY_SECONDS)
+        self._locked_out.clear()
         if warned:
             self.on_busy("database lock released; the held lines are committed")
         return batch

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from blueskypipe import db
 from blueskypipe.aggregate import Batch
 from blueskypipe.health import STALE_SECONDS, Gap, Status, describe, duration, lag, read
 from blueskypipe.store import Store
@@ -38,8 +39,13 @@ def a_run(tmp_path: Path, end: str | None = None) -> Path:
     return path
 
 
+def status_at(path: Path, now: float) -> Status:
+    with db.snapshot(path) as (conn, notes):
+        return read(conn, now, notes)
+
+
 def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:
-    status = read(a_run(tmp_path), now=at(40))
+    status = status_at(a_run(tmp_path), at(40))
     assert status is not None
     assert (status.lag_seconds, status.seconds_since_commit, status.events_per_second) == (35.0, 30.0, 15.0)
     assert not status.stale
@@ -51,15 +57,15 @@ def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:
 
 def test_a_run_silent_for_longer_than_stale_seconds_is_named(tmp_path: Path) -> None:
     db = a_run(tmp_path)
-    assert not read(db, now=at(10 + STALE_SECONDS)).stale  # type: ignore[union-attr]
-    status = read(db, now=at(10 + 190))
+    assert not status_at(db, at(10 + STALE_SECONDS)).stale
+    status = status_at(db, at(10 + 190))
     assert status is not None and status.stale
     assert "  handle-stream has not committed for 3 min 10 s: is it still running?" in describe(db, status)
 
 
 def test_a_run_that_ended_is_never_stale(tmp_path: Path) -> None:
     db = a_run(tmp_path, end="end of input")
-    status = read(db, now=at(10_000))
+    status = status_at(db, at(10_000))
     assert status is not None and not status.stale
     assert describe(db, status)[1:] == [
         "  handle-stream is not running: run 1 ended (end of input) at 2025-03-16 12:00:20"
@@ -73,12 +79,6 @@ def test_lag_honours_an_offset_and_ignores_what_is_not_a_time() -> None:
     assert lag("20250316T120000", at(2.5)) == 2.5
     assert lag("yesterday", at(0)) is None
     assert lag(None, at(0)) is None
-
-
-def test_no_database_is_no_status(tmp_path: Path) -> None:
-    assert read(tmp_path / "none.db", now=at(0)) is None
-    assert not (tmp_path / "none.db").exists()
-    assert describe(tmp_path / "none.db", None)[0].startswith(f"no database at {tmp_path / 'none.db'} yet")
 
 
 def test_a_gap_whose_times_sqlite_cannot_read_is_named_without_a_length() -> None:

@@ -235,3 +235,13 @@ def test_a_saved_window_that_cannot_be_read_is_dropped_with_a_warning(pipeline: 
     # The window that could be read was resumed and saved again with the new like.
     assert len(orjson.loads(windows[did(2)])) == 11
     assert set(windows) == {did(2)}
+
+
+def test_a_like_in_the_first_hour_of_year_one_is_counted(pipeline: Pipeline) -> None:
+    # Retention's cutoff, an hour before it, is not a date; it must not crash the batch.
+    pipeline.ingest([event("0001-01-01T00:00:30"), event("2025-03-16T12:00:00")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [
+        ["0001-01-01 00:00:00", "1"],
+        ["2025-03-16 12:00:00", "1"],
+    ]
