@@ -77,9 +77,11 @@ CREATE TABLE IF NOT EXISTS like_windows (
 -- One row per run of ./handle-stream. Times of day are this machine's
 -- local clock ('YYYY-MM-DD HH:MM:SS', the last commit to the millisecond),
 -- like the event timestamps. A run updates its row with every commit;
--- `end_reason` is 'end of input', 'signal' or 'error' when it stops, NULL
--- while it runs, and 'killed' when the next run finds it never closed
--- (kill -9, power loss). Event times are kept as received; their minutes
+-- `last_events_at` is the last commit that carried events (a run that
+-- commits but gets none has a stalled source). `end_reason` is 'end of
+-- input', 'signal', 'idle' (no input for --idle-exit seconds) or 'error'
+-- when it stops, NULL while it runs, and 'killed' when the next run finds
+-- it never closed (kill -9, power loss). Event times are kept as received; their minutes
 -- ('YYYY-MM-DD HH:MM', as likes_by_minute keys them) are computed by the
 -- parser, since the text may be in any ISO-8601 form.
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,7 +96,8 @@ CREATE TABLE IF NOT EXISTS runs (
     rejected         INTEGER NOT NULL DEFAULT 0,
     last_commit_at   TEXT,
     first_minute     TEXT,
-    last_minute      TEXT
+    last_minute      TEXT,
+    last_events_at   TEXT
 );
 
 -- Events per commit over the last few minutes (Unix seconds), for the

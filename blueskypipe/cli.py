@@ -19,6 +19,9 @@ from typing import TypeVar
 
 DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
+# handle-stream's exit status when --idle-exit ended the run (0: end of input
+# or a signal; 1: an error; 2: a usage error or another writer).
+IDLE_EXIT_STATUS = 3
 
 
 class _EnvOptions:
@@ -35,6 +38,7 @@ class _EnvOptions:
         Its help is `text`, then where else the value comes from, written here
         so that it cannot drift from what the option does."""
         shown = f"./{default}" if isinstance(default, Path) and not default.is_absolute() else default
+        shown = "off" if default is None else shown
         help_text = f"{text} (env {env}; default {shown})"
         action = self.parser.add_argument(flag, type=parse, default=None, help=help_text)
         self._options[action.dest] = (env, parse, default)
@@ -118,6 +122,14 @@ def handle_stream_options() -> _EnvOptions:
         20_000,
         "commit after this many lines at the latest",
     )
+    options.add(
+        "--idle-exit",
+        "BLUESKY_IDLE_EXIT",
+        _positive(float),
+        None,
+        "end the run, with exit status 3, when no input arrives for this many seconds"
+        " (a hung firehose client); for a restart loop",
+    )
     parser = options.parser
     parser.add_argument(
         "--flush-interval",
@@ -157,6 +169,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
         retention_minutes=args.retention_minutes,
+        idle_exit=args.idle_exit,
     )
     ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, options)
     # Every event allocates a few containers; the default thresholds would run
@@ -179,8 +192,10 @@ def handle_stream(argv: list[str] | None = None) -> int:
         if ingest.reading:
             _log(f"committed before the error: {ingest.totals.describe()}")
         return 1
+    if ingest.end_reason == "idle":
+        _log(f"no input for {args.idle_exit:g} s (--idle-exit): is the firehose client stalled?")
     _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
-    return 0
+    return IDLE_EXIT_STATUS if ingest.end_reason == "idle" else 0
 
 
 def periodic_options() -> _EnvOptions:

@@ -22,7 +22,9 @@ from blueskypipe import times
 # became English stop words; their old counts leave word_counts.
 # 5: runs.first_minute and last_minute (computed by the parser, for
 # partial_minutes); event and commit times only in runs, not in ingest_state.
-SCHEMA_VERSION = 5
+# 6: runs.last_events_at, when a commit last carried events (a stalled
+# firehose client shows as a run that commits but gets no events).
+SCHEMA_VERSION = 6
 
 # The words that version 4 added to data/stopwords-en.txt. Counted before,
 # they would stay in the top 10 for ever, so the upgrade removes exactly these.
@@ -145,6 +147,8 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
         notes += _drop_new_filler(conn)
     if version < 5:
         _times_in_runs_only(conn)
+    if version < 6:
+        _add_column(conn, "runs", "last_events_at", "TEXT")
     return notes
 
 

@@ -15,6 +15,8 @@ clock, sleeps or does I/O, so each rule is tested with plain numbers.
   waits), so memory stays bounded.
 - Stop: a first request drains what is already in the pipe (until it is
   empty for a moment, or for at most `drain_seconds`); a second stops now.
+  With `idle_exit`, no input for that long stops too (`idle`): a firehose
+  client that hangs without closing the pipe would otherwise go unnoticed.
   Then the last writes get FINAL_WRITE_PATIENCE in all, however long a
   lock is held.
 """
@@ -42,10 +44,21 @@ class Step(Enum):
 class FlushPolicy:
     """The flush and stop rules of one run, from its start at `now`."""
 
-    def __init__(self, now: float, batch_size: int, interval: float, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        now: float,
+        batch_size: int,
+        interval: float,
+        drain_seconds: float,
+        idle_exit: float | None = None,
+    ) -> None:
         self.batch_size = batch_size
         self.interval = interval
         self.drain_seconds = drain_seconds
+        self.idle_exit = idle_exit
+        # True once STOP came from `idle_exit` seconds without input.
+        self.idle = False
+        self._input_at = now
         self._next_flush = now + interval
         self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._stop_at: float | None = None
@@ -63,8 +76,11 @@ class FlushPolicy:
         """The next step for a batch of `held` lines; `quiet`: the last read found
         the pipe empty; `eof`: the input has ended. After STOP, see `give_up`."""
         pressed = busy and held >= self.batch_size * MAX_HELD_BATCHES
+        if not quiet:
+            self._input_at = now
+        self.idle = self.idle_exit is not None and now - self._input_at >= self.idle_exit
         # Under back-pressure nothing more is read, so there is nothing left to drain.
-        if eof or (self._stop_at is not None and (quiet or pressed or now >= self._stop_at)):
+        if eof or self.idle or (self._stop_at is not None and (quiet or pressed or now >= self._stop_at)):
             self._give_up_at = now + FINAL_WRITE_PATIENCE
             return Step.STOP
         if pressed:

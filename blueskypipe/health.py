@@ -16,6 +16,11 @@ from pathlib import Path
 # periodic warns when handle-stream has been silent longer than this; it
 # commits at least every HEARTBEAT_SECONDS (15 s, flush.py) while it runs.
 STALE_SECONDS = 60
+# ...and when it commits but no event has come for longer than this: the
+# real stream never pauses that long (~1,000-2,000 events/s).
+NO_EVENTS_SECONDS = 60
+# The status sums the event time missed between runs over this much of the past.
+MISSED_WINDOW_SECONDS = 24 * 3600
 # The ingest rate is averaged over this much of the recent past.
 RATE_SECONDS = 60
 # How many of the latest gaps between runs the status names.
@@ -55,13 +60,23 @@ class Status:
     lag_seconds: float | None = None  # now minus the last event time, both local clock
     events_per_second: float | None = None  # over the last RATE_SECONDS of commits
     run: Run | None = None  # the latest run
+    seconds_since_events: float | None = None  # since a commit of the latest run last carried events
     gaps: list[Gap] = field(default_factory=list)  # latest first
+    missed_seconds: float = 0.0  # event time in the gaps that ended in the last MISSED_WINDOW_SECONDS
+    missed_gaps: int = 0
     upgrade_notes: list[str] = field(default_factory=list)  # what this read's schema upgrade changed
 
     @property
     def running(self) -> bool:
         """Whether the latest run has not ended (it runs, or was killed and not found out yet)."""
         return self.run is not None and self.run.end_reason is None
+
+    @property
+    def starved(self) -> bool:
+        """A run that commits (not stale) but has had no event for more than NO_EVENTS_SECONDS:
+        its source, ./bluesky, has stalled."""
+        since = self.seconds_since_events
+        return self.running and not self.stale and since is not None and since > NO_EVENTS_SECONDS
 
     @property
     def stale(self) -> bool:
@@ -86,9 +101,11 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         "SELECT last_event_time, last_commit_at, word_counts_reset_at, events, rejected FROM ingest_status"
     ).fetchone()
     run_row = conn.execute(
-        "SELECT run_id, started_at, ended_at, end_reason FROM runs ORDER BY run_id DESC LIMIT 1"
+        "SELECT run_id, started_at, ended_at, end_reason, coalesce(last_events_at, started_at)"
+        " FROM runs ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
-    run = None if run_row is None else Run(*run_row)
+    run = None if run_row is None else Run(*run_row[:4])
+    events_at = None if run_row is None else run_row[4]
     gaps = [
         Gap(*row)
         for row in conn.execute(
@@ -97,9 +114,17 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
             (GAPS_SHOWN,),
         )
     ]
+    # Gaps are in event time, which is this machine's local clock too.
+    since = datetime.fromtimestamp(now - MISSED_WINDOW_SECONDS).isoformat()
+    missed_seconds, missed_gaps = conn.execute(
+        "SELECT coalesce(sum(seconds), 0), count(*) FROM run_gaps WHERE gap_end >= ?", (since,)
+    ).fetchone()
     return Status(
         last_event_time=last,
         seconds_since_commit=_since_commit(commit_at, now),
+        seconds_since_events=_since_commit(events_at, now),
+        missed_seconds=float(missed_seconds),
+        missed_gaps=missed_gaps,
         events=events,
         rejected=rejected,
         word_counts_reset_at=words_reset_at,
@@ -111,6 +136,7 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
 
 
 def _since_commit(commit_at: str | None, now: float) -> float | None:
+    """Seconds from `commit_at` (local text, as the runs table keeps times) to `now`."""
     if commit_at is None:
         return None
     # The commit time is stored as local text, like every time a user reads
@@ -159,7 +185,7 @@ def describe(db_path: Path, status: Status | None) -> list[str]:
             f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
             " word forms could not convert older word counts"
         )
-    return [head, *_run_lines(status), *map(_gap_line, status.gaps), *notes]
+    return [head, *_run_lines(status), *_missed_lines(status), *map(_gap_line, status.gaps), *notes]
 
 
 def _run_lines(status: Status) -> list[str]:
@@ -178,7 +204,17 @@ def _run_lines(status: Status) -> list[str]:
     if status.stale and status.seconds_since_commit is not None:
         silent = duration(status.seconds_since_commit)
         lines.append(f"  handle-stream has not committed for {silent}: is it still running?")
+    if status.starved and status.seconds_since_events is not None:
+        silent = duration(status.seconds_since_events)
+        lines.append(f"  no events for {silent} while handle-stream runs: is ./bluesky stalled?")
     return lines
+
+
+def _missed_lines(status: Status) -> list[str]:
+    if not status.missed_gaps:
+        return []
+    gaps = f"{status.missed_gaps} gap{'s' if status.missed_gaps != 1 else ''}"
+    return [f"  event time missed in the last 24 h: {duration(status.missed_seconds)} in {gaps} between runs"]
 
 
 def _gap_line(gap: Gap) -> str:

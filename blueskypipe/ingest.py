@@ -39,6 +39,7 @@ class Options:
     progress_interval: float = 10.0
     drain_seconds: float = 3.0
     retention_minutes: int = 60
+    idle_exit: float | None = None  # end the run after this long without input
 
 
 class Totals:
@@ -94,7 +95,11 @@ class Ingest:
         # True once stdin is being read: what was committed then means something.
         self.reading = False
         self.policy = FlushPolicy(
-            clock(), self.options.batch_size, self.options.flush_interval, self.options.drain_seconds
+            clock(),
+            self.options.batch_size,
+            self.options.flush_interval,
+            self.options.drain_seconds,
+            self.options.idle_exit,
         )
         self._lines_read = 0
 
@@ -107,7 +112,9 @@ class Ingest:
         """Why `run` returned, as the runs table records it."""
         # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
         # have ended: the signal is the cause.
-        return "signal" if self.policy.stop_requested else "end of input"
+        if self.policy.stop_requested:
+            return "signal"
+        return "idle" if self.policy.idle else "end of input"
 
     def run(self) -> Totals:
         """Ingest until end of input or a stop request, as one recorded run.

@@ -201,6 +201,8 @@ class Store:
 
     def _write_run(self, batch: Batch) -> None:
         now = self.clock()
+        # Milliseconds: periodic shows how long ago, to a tenth of a second.
+        committed_at = local_now(now, "milliseconds")
         self.conn.execute(
             """UPDATE runs SET
                 lines = lines + ?, events = events + ?, rejected = rejected + ?,
@@ -208,7 +210,8 @@ class Store:
                 first_minute = coalesce(first_minute, ?),
                 last_event_time = coalesce(?, last_event_time),
                 last_minute = coalesce(?, last_minute),
-                last_commit_at = ?
+                last_commit_at = ?,
+                last_events_at = CASE WHEN ? > 0 THEN ? ELSE last_events_at END
             WHERE run_id = ?""",
             (
                 batch.lines,
@@ -218,8 +221,9 @@ class Store:
                 batch.first_minute,
                 batch.last_event_time,
                 batch.last_minute,
-                # Milliseconds: periodic shows how long ago, to a tenth of a second.
-                local_now(now, "milliseconds"),
+                committed_at,
+                batch.events,
+                committed_at,
                 self.run_id,
             ),
         )

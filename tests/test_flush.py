@@ -88,3 +88,18 @@ def test_reads_wake_for_the_next_flush_or_the_callers_deadline() -> None:
     assert p.read_timeout(100.25, wake_at=100.5) == 0.25
     # A flush already due (the writer is busy): poll, do not spin.
     assert 0 < p.read_timeout(105.0, wake_at=200.0) < 0.1
+
+
+def test_no_input_for_idle_exit_seconds_stops_the_run() -> None:
+    p = FlushPolicy(0.0, batch_size=100, interval=1.0, drain_seconds=3.0, idle_exit=5.0)
+    assert p.step(3.0, held=0, busy=False, quiet=False) is Step.READ  # input at 3 s
+    assert p.step(7.9, held=0, busy=False, quiet=True) is Step.READ
+    assert not p.idle
+    assert p.step(8.0, held=0, busy=False, quiet=True) is Step.STOP
+    assert p.idle and not p.stop_requested
+
+
+def test_without_idle_exit_a_quiet_pipe_never_stops_the_run() -> None:
+    p = policy()
+    assert p.step(1e9, held=0, busy=False, quiet=True) is not Step.STOP
+    assert not p.idle

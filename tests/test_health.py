@@ -9,7 +9,7 @@ import pytest
 
 from blueskypipe import db
 from blueskypipe.aggregate import Batch
-from blueskypipe.health import STALE_SECONDS, Gap, Status, describe, duration, lag, read
+from blueskypipe.health import NO_EVENTS_SECONDS, STALE_SECONDS, Gap, Status, describe, duration, lag, read
 from blueskypipe.store import Store
 
 # Local time, as the runs table and the event timestamps are.
@@ -102,3 +102,41 @@ def test_a_gap_whose_times_sqlite_cannot_read_is_named_without_a_length() -> Non
 )
 def test_durations_read_as_people_say_them(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown
+
+
+def test_a_run_that_commits_without_events_names_a_stalled_source(tmp_path: Path) -> None:
+    path = a_run(tmp_path)  # events committed at 10 s
+    now = [at(100)]
+    store = Store(path, clock=lambda: now[0])
+    store.run_id = 1  # the same run, going on: a heartbeat commit without events
+    store.write(Batch())
+    store.close()
+    quiet = status_at(path, at(100 + NO_EVENTS_SECONDS - 90))
+    assert not quiet.starved  # events 60 s ago: not yet
+    status = status_at(path, at(130))
+    assert status.starved and not status.stale
+    assert "  no events for 2 min 0 s while handle-stream runs: is ./bluesky stalled?" in describe(
+        path, status
+    )
+
+
+def test_a_run_that_never_had_an_event_counts_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "bluesky.db"
+    store = Store(path, clock=lambda: at(0))
+    store.begin_run()
+    store.close()
+    assert status_at(path, at(NO_EVENTS_SECONDS + 1)).seconds_since_events == NO_EVENTS_SECONDS + 1
+
+
+def test_the_event_time_missed_between_runs_in_the_last_day(tmp_path: Path) -> None:
+    path = a_run(tmp_path, end="signal")  # events up to 12:00:05
+    store = Store(path, clock=lambda: at(200))
+    store.begin_run()
+    store.write(Batch(lines=5, first_event_time="2025-03-16T12:03:05", last_event_time="2025-03-16T12:03:06"))
+    store.close()
+    line = "  event time missed in the last 24 h: 3 min 0 s in 1 gap between runs"
+    assert line in describe(path, status_at(path, at(3600)))
+    # A day later that gap is no longer counted.
+    later = status_at(path, at(25 * 3600 + 200))
+    assert (later.missed_seconds, later.missed_gaps) == (0.0, 0)
+    assert not any("in the last 24 h" in text for text in describe(path, later))
