@@ -2,7 +2,7 @@
 UV ?= uv
 RUN = $(UV) run --frozen
 
-.PHONY: setup test lint format bench chaos demo clean browse
+.PHONY: setup test lint format bench chaos demo clean browse docs
 
 setup:
 	$(UV) sync --frozen
@@ -28,12 +28,16 @@ bench: setup
 	$(RUN) python -m bench.run
 
 # Datasette on the live database: read-only (mode=ro), not --immutable, because
-# handle-stream goes on writing in WAL mode. Datasette comes from the dev group.
+# handle-stream goes on writing in WAL mode. browse/serve.py applies
+# browse/metadata.yml to whatever file DB names. Datasette comes from the dev group.
 DB ?= bluesky.db
 BROWSE_PORT ?= 8001
 browse: setup
-	$(RUN) datasette serve $(DB) --metadata browse/metadata.yml \
-		--host 127.0.0.1 --port $(BROWSE_PORT) --setting max_returned_rows 10000
+	$(RUN) python browse/serve.py $(DB) --port $(BROWSE_PORT)
+
+# Rewrites the generated parts of docs/ (the options tables) from the code.
+docs: setup
+	$(RUN) python -m tests.docs
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/out

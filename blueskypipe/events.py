@@ -1,4 +1,5 @@
-"""Parse and validate one line of `./bluesky` output (SPEC §2, §6).
+"""Parse and validate one line of `./bluesky` output (docs/design.md#input-one-line-one-event,
+docs/operations.md#bad-input).
 
 `parse_line` turns a raw line into an `Event` or raises `Rejected` with a
 short, stable reason code that the stream counts under
@@ -189,7 +190,7 @@ class _TimestampParser:
             dt = datetime.fromisoformat(value)
         except ValueError:
             raise Rejected("bad_timestamp") from None
-        # SPEC: the minute is the timestamp's own wall-clock minute; an offset,
+        # The minute is the timestamp's own wall-clock minute (docs/metrics.md#time); an offset,
         # if any, is ignored rather than converted.
         at = times.micros(dt)
         minute = times.minute_text(at)

@@ -154,7 +154,7 @@ def lag(last_event_time: str | None, now: float) -> float | None:
         last = datetime.fromisoformat(last_event_time)
     except ValueError:
         return None
-    # Event times are naive local time (SPEC §2); an offset, if one is given, is honoured.
+    # Event times are naive local time (docs/metrics.md#time); an offset, if one is given, is honoured.
     return (datetime.fromtimestamp(now, last.tzinfo) - last).total_seconds()
 
 

@@ -1,4 +1,4 @@
-"""Language labels of a post (SPEC §4): primary subtags of `record.langs`."""
+"""Language labels of a post (docs/metrics.md#posts-per-language): primary subtags of `record.langs`."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-# The mix measured on shared/samples/firehose-sample.jsonl (423 events).
+# The mix measured on tests/fixtures/firehose-sample.jsonl (423 real events).
 MIX = {
     "app.bsky.feed.like": 0.631,
     "app.bsky.graph.follow": 0.144,

@@ -1,7 +1,7 @@
 """Event time as the rollups store it: one scale and one pair of text forms.
 
 An event's time is kept as microseconds since 0001-01-01 of its naive
-wall-clock time (SPEC §2: no time-zone conversion). Every minute key and
+wall-clock time (no time-zone conversion: docs/metrics.md#time). Every minute key and
 every timestamp the database holds is built from that number here, so a
 timestamp written in any ISO-8601 form lands in the same minute everywhere.
 """

@@ -1,4 +1,4 @@
-"""Exact per-user sliding windows over like times (SPEC §3, fast likers).
+"""Exact per-user sliding windows over like times (docs/metrics.md#fast-likers).
 
 A user's window count for a start like s is the number of their likes t
 with s <= t < s + span. Each user keeps a sorted list of recent like times:

@@ -1,4 +1,4 @@
-"""Meaningful words of posts that mention "engineering" (SPEC §3, top words).
+"""Meaningful words of posts that mention "engineering" (docs/metrics.md#top-words).
 
 Every post gets only the cheap substring test; the rest runs only on posts
 that pass it. The word tools are the nltk tokenizer, the stop lists of every
@@ -52,7 +52,7 @@ _LETTERS = re.compile(f"[^\\W\\d_{_NO_SPACE_SCRIPTS}]+")
 _STOPWORD_ALIASES = {"nb": "no", "nn": "no", "fil": "tl", "iw": "he", "in": "id"}
 
 # stopwordsiso merges web-search lists, which drop topic words along with
-# function words. These are put back (SPEC §3 names the first of each).
+# function words. These are put back (docs/metrics.md#stop-words names the first of each).
 # French 'ai' (j'ai) is too short to count in lower case anyway, and in
 # capitals it is the acronym.
 _TOPIC_WORDS = {

@@ -1,7 +1,7 @@
 """Posts written the way people post about engineering, with their words.
 
 Each entry is (declared languages, text, expected words). Expected words
-are written by hand from SPEC §3: `form` for a word written in its base
+are written by hand from docs/metrics.md#top-words: `form` for a word written in its base
 form, `form>word` where the form merges into another word (`engineers>engineer`).
 An empty expectation means the post qualifies but no word of it counts;
 None means the post does not qualify.

@@ -24,7 +24,7 @@ from blueskypipe.events import TIMESTAMPS, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# 423 real events captured from ./bluesky (a copy of shared/samples/).
+# 423 real events captured from ./bluesky (docs/design.md#input-one-line-one-event).
 SAMPLE = FIXTURES / "firehose-sample.jsonl"
 
 
@@ -218,7 +218,7 @@ def with_terminal_signals(argv: list[str]) -> list[str]:
 
 def record(name: str, **figures: object) -> None:
     """Add measured figures under `name` to the JSON file named by CHAOS_FIGURES, if set
-    (the README's reliability table is written from it)."""
+    (the table of docs/reliability.md is written from it)."""
     if not os.environ.get("CHAOS_FIGURES"):
         return
     path = Path(os.environ["CHAOS_FIGURES"])

@@ -1,4 +1,4 @@
-"""Independent, brute-force answers for the metrics, straight from SPEC §3-4.
+"""Independent, brute-force answers for the metrics, straight from docs/metrics.md.
 
 Slow and simple on purpose: it shares no code with blueskypipe.
 """

@@ -1,7 +1,10 @@
-"""`make browse`: Datasette on a database that handle-stream is writing."""
+"""`make browse`: Datasette on a database that handle-stream is writing, run
+the way the Makefile runs it (browse/serve.py), on bluesky.db and on a file
+of another name."""
 
 from __future__ import annotations
 
+import html
 import json
 import socket
 import sqlite3
@@ -14,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from blueskypipe.export import METRICS
 from tests.helpers import ROOT, Pipeline, committed
@@ -37,9 +41,11 @@ def get(url: str | urllib.request.Request) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-@pytest.fixture
-def live(pipeline: Pipeline) -> Iterator[subprocess.Popen]:
-    """handle-stream with its stdin open, after committing a stream."""
+@pytest.fixture(params=["bluesky.db", "archive.db"])
+def live(request: pytest.FixtureRequest, pipeline: Pipeline) -> Iterator[subprocess.Popen]:
+    """handle-stream with its stdin open, after committing a stream into a
+    database file of the name the test is run for."""
+    pipeline.db = pipeline.tmp / request.param
     lines, _ = stream(seed=5, n=20_000)
     proc = pipeline.running(lines)
     yield proc
@@ -50,26 +56,11 @@ def live(pipeline: Pipeline) -> Iterator[subprocess.Popen]:
 
 @pytest.fixture
 def datasette(pipeline: Pipeline, live: subprocess.Popen) -> Iterator[str]:
-    """The server `make browse` starts, on a free port; yields its base URL."""
+    """The server `make browse DB=...` starts, on a free port; yields the URL
+    of the database (Datasette names it after the file: archive.db is /archive)."""
     port = free_port()
-    # The same arguments as the Makefile's browse target.
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "datasette",
-            "serve",
-            str(pipeline.db),
-            "--metadata",
-            str(ROOT / "browse" / "metadata.yml"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--setting",
-            "max_returned_rows",
-            "10000",
-        ],
+        [sys.executable, str(ROOT / "browse" / "serve.py"), str(pipeline.db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -84,7 +75,7 @@ def datasette(pipeline: Pipeline, live: subprocess.Popen) -> Iterator[str]:
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         assert time.monotonic() < deadline, "datasette did not start"
         time.sleep(0.2)
-    yield base
+    yield f"{base}/{pipeline.db.stem}"
     server.terminate()
     server.wait(timeout=30)
 
@@ -105,7 +96,7 @@ def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, da
         header_row, *csv_rows = pipeline.csv(name)
         assert csv_rows, f"{name} is empty: the stream should fill every metric"
         for path in (view, queries[name]):
-            status, body = get(f"{datasette}/bluesky/{path}.json?_shape=array&_size=max")
+            status, body = get(f"{datasette}/{path}.json?_shape=array&_size=max")
             assert status == 200, body
             rows = json.loads(body)
             assert list(rows[0]) == list(header) == header_row
@@ -115,10 +106,10 @@ def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, da
 def test_no_write_is_possible_through_it(pipeline: Pipeline, datasette: str) -> None:
     before = committed(pipeline.db)
     for sql in ("DELETE FROM ingest_counts", "UPDATE likes_by_minute SET likes = 0", "DROP TABLE runs"):
-        status, _ = get(f"{datasette}/bluesky.json?" + urllib.parse.urlencode({"sql": sql}))
+        status, _ = get(f"{datasette}.json?" + urllib.parse.urlencode({"sql": sql}))
         assert status >= 400, sql
     request = urllib.request.Request(
-        f"{datasette}/bluesky/likes_by_minute/-/insert",
+        f"{datasette}/likes_by_minute/-/insert",
         data=json.dumps({"row": {"minute": "2000-01-01 00:00", "likes": 1}}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -129,3 +120,26 @@ def test_no_write_is_possible_through_it(pipeline: Pipeline, datasette: str) -> 
     assert sqlite3.connect(pipeline.db).execute(
         "select count(*) from likes_by_minute where minute < '2001'"
     ).fetchone() == (0,)
+
+
+def page(url: str) -> str:
+    status, body = get(url)
+    assert status == 200, body
+    return body.decode()
+
+
+def test_titles_column_notes_and_canned_queries_apply_whatever_the_file_is_called(datasette: str) -> None:
+    metadata = yaml.safe_load((ROOT / "browse" / "metadata.yml").read_text(encoding="utf-8"))
+    written = metadata["databases"]["bluesky"]
+    index = html.unescape(page(datasette))
+    for query in written["queries"].values():
+        assert query["title"] in index
+    table = written["tables"]["likes_by_minute"]
+    shown = html.unescape(page(f"{datasette}/likes_by_minute"))
+    assert table["title"] in shown
+    assert table["columns"]["minute"] in shown
+    # Where the data comes from, in the footer of every page.
+    source = " ".join(metadata["source"].split())
+    assert source in " ".join(shown.split())
+    for words in ("./handle-stream", "schema.sql", "docs/metrics.md"):
+        assert words in source

@@ -1,8 +1,7 @@
 """Fault injection with real processes, pipes and SQLite (make chaos).
 
-Each test proves one promise of SPEC §6. The figures they measure go to
-the JSON file named by CHAOS_FIGURES, if set, for the README's
-reliability table.
+Each test proves one promise of docs/reliability.md. The figures they measure go to
+the JSON file named by CHAOS_FIGURES, if set, for the table of that page.
 """
 
 from __future__ import annotations

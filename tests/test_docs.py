@@ -1,38 +1,242 @@
-"""The README names every option, environment variable and metrics file."""
+"""The docs cannot drift from the code: README.md and docs/*.md.
+
+- The options tables in the pages are generated from the argument parsers
+  (`make docs`); a table that differs from them fails here.
+- Runnable code blocks. A ```sh block whose line before is the HTML comment
+  `<!-- runnable -->` is run here with bash (`-e -o pipefail`) in a new,
+  empty folder holding `./handle-stream` and `./periodic`, so it starts from
+  no database. One preceded by `<!-- runnable while writing -->` is run in a
+  folder where `./handle-stream` is writing `bluesky.db` at that moment (a
+  minute of simulated events, then a live-rate stream); it must finish,
+  exit 0 and never see a lock, and the writer must go on committing. In both,
+  `uv run CMD` runs CMD from the environment the tests run in, which is the
+  one `uv run` uses in a checkout, and BLUESKY_* variables are unset.
+- Every relative link and anchor in the pages resolves, every mention of a
+  docs page (`docs/metrics.md#top-words`) anywhere in the repository
+  resolves, and no file mentions a document the repository does not hold.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from blueskypipe.cli import handle_stream_options, periodic_options, simulate_parser
 from blueskypipe.export import METRICS
-from tests.helpers import ROOT
+from tests import docs
+from tests.helpers import ROOT, SAMPLE, committed, wait_for
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def options() -> list[str]:
-    found = []
-    for parser in (handle_stream_options().parser, periodic_options().parser, simulate_parser()):
-        for action in parser._actions:
-            found += [o for o in action.option_strings if o.startswith("--") and o != "--help"]
-    return found
+# --- Generated tables and named things ------------------------------------
 
 
-@pytest.mark.parametrize("option", options())
-def test_every_option_is_documented(option: str) -> None:
-    assert f"`{option}" in README
+def test_the_options_tables_are_those_of_the_parsers() -> None:
+    operations = (docs.DOCS / "operations.md").read_text(encoding="utf-8")
+    assert sorted(docs.generated_tables(operations)) == sorted(docs.parsers()), "a parser has no table"
+    for page in docs.pages():
+        text = page.read_text(encoding="utf-8")
+        assert docs.generate(text) == text, (
+            f"{page.name}: the options tables differ from --help: run make docs"
+        )
 
 
-@pytest.mark.parametrize("name", handle_stream_options().environment + periodic_options().environment)
-def test_every_environment_variable_is_documented(name: str) -> None:
-    assert f"`{name}`" in README, name
+def test_a_changed_option_makes_the_table_differ() -> None:
+    operations = (docs.DOCS / "operations.md").read_text(encoding="utf-8")
+    stale = operations.replace("commit after this many lines at the latest", "commit now and then")
+    assert stale != operations
+    assert docs.generate(stale) == operations
 
 
 @pytest.mark.parametrize(("name", "view"), [(name, view) for name, (view, _) in METRICS.items()])
-def test_every_metrics_file_and_view_is_documented(name: str, view: str) -> None:
-    assert f"`{name}`" in README and f"`{view}`" in README
+def test_every_metrics_file_and_view_is_in_the_readme_and_defined(name: str, view: str) -> None:
+    for page in (docs.README, docs.DOCS / "metrics.md"):
+        text = page.read_text(encoding="utf-8")
+        assert f"`{name}`" in text and f"`{view}`" in text, page.name
 
 
-def test_readme_gives_the_test_command() -> None:
-    assert "make test" in README
+def test_the_readme_is_a_front_door() -> None:
+    text = docs.README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 200, "the README is the overview; details go to docs/"
+    for command in (
+        "make test",
+        "make demo",
+        "python -m blueskypipe simulate",
+        "./handle-stream",
+        "./periodic",
+    ):
+        assert command in text, command
+    for page in sorted(docs.DOCS.glob("*.md")):
+        assert f"(docs/{page.name}" in text, f"the README does not link {page.name}"
+
+
+# --- Links -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", docs.pages(), ids=lambda page: page.name)
+def test_every_relative_link_and_anchor_resolves(page: Path) -> None:
+    targets = [target for target in docs.links(page) if not docs.is_external(target)]
+    assert targets, "a page without links: is the link pattern still right?"
+    problems = [why for target in targets if (why := docs.unresolved(page, target))]
+    assert problems == []
+
+
+def test_the_link_check_finds_a_missing_page_and_a_missing_anchor() -> None:
+    assert docs.unresolved(docs.README, "docs/metrics.md#top-words") is None
+    # Written in two pieces, so that the check of every mention below skips them.
+    assert docs.unresolved(docs.README, "docs/metrics.md" + "#no-such-heading") is not None
+    assert docs.unresolved(docs.README, "docs/" + "no-such-page.md") is not None
+    assert docs.unresolved(docs.README, "#the-metrics") is None
+    assert docs.unresolved(docs.README, "#no-such-heading") is not None
+    assert docs.unresolved(docs.README, "schema.sql#tables") is not None
+
+
+DOCS_REFERENCE = re.compile(r"\bdocs/([\w-]+\.md)(#[\w-]+)?")
+
+
+def test_every_mention_of_a_docs_page_in_the_repository_resolves() -> None:
+    found, problems = 0, []
+    for path in docs.repository_files():
+        text = docs.text_of(path)
+        for match in DOCS_REFERENCE.finditer(text or ""):
+            found += 1
+            if why := docs.unresolved(docs.README, match[0]):
+                problems.append(f"{path.relative_to(ROOT)}: {why}")
+    assert found > 10, "the code and tests should point to the docs pages"
+    assert problems == []
+
+
+# Built from pieces so that this file does not mention them itself.
+OUTSIDE = re.compile(r"\b" + "SP" + r"EC\b|\.\./" + "shared|" + r"\bshared/" + "samples")
+
+
+def test_no_file_mentions_a_document_outside_the_repository() -> None:
+    files = docs.repository_files()
+    assert ROOT / "README.md" in files and ROOT / "schema.sql" in files
+    mentions = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate((docs.text_of(path) or "").splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
+    assert mentions == []
+
+
+# --- Runnable blocks -------------------------------------------------------
+
+BLOCKS = docs.runnable_blocks()
+# `uv run CMD` as in a checkout, without uv: CMD from this environment.
+UV_RUN = 'uv() { if [ "$1" = run ]; then shift; "$@"; else command uv "$@"; fi; }\n'
+
+
+def folder_with_launchers(folder: Path) -> Path:
+    """`folder`, holding ./handle-stream and ./periodic that run the ones of this checkout."""
+    for name in ("handle-stream", "periodic"):
+        launcher = folder / name
+        launcher.write_text(f'#!/bin/sh\nexec "{ROOT / name}" "$@"\n', encoding="utf-8")
+        launcher.chmod(0o755)
+    return folder
+
+
+def run(block: docs.Block, folder: Path) -> subprocess.CompletedProcess[str]:
+    programs = {command.split()[0] for command in block.commands}
+    if "sqlite3" in programs and shutil.which("sqlite3") is None:
+        pytest.skip("the sqlite3 shell is not installed (.ci/run installs it)")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("BLUESKY_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", UV_RUN + block.script],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def ran_cleanly(result: subprocess.CompletedProcess[str]) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output and "locked" not in output, output
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if not b.while_writing], ids=lambda block: block.name)
+def test_a_runnable_block_runs_on_a_fresh_database(block: docs.Block, tmp_path: Path) -> None:
+    folder = folder_with_launchers(tmp_path)
+    assert not (folder / "bluesky.db").exists()
+    result = run(block, folder)
+    ran_cleanly(result)
+    assert result.stdout.strip(), "a runnable block should show something"
+
+
+@pytest.fixture(scope="module")
+def writing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder where ./handle-stream is writing bluesky.db: a minute of
+    simulated events with two fast likers, then the stream goes on at 1,000
+    events/s for as long as the tests of this module run."""
+    folder = folder_with_launchers(tmp_path_factory.mktemp("writing"))
+    simulate = [sys.executable, "-m", "blueskypipe", "simulate"]
+    with (folder / "handle-stream.log").open("w+b") as log:
+        writer = subprocess.Popen([folder / "handle-stream"], stdin=subprocess.PIPE, stderr=log, cwd=folder)
+        assert writer.stdin is not None
+        subprocess.run(
+            [*simulate, "--count", "100000", "--fast-likers", "2"], stdout=writer.stdin, check=True
+        )
+        feeder = subprocess.Popen([*simulate, "--realtime", "--rate", "1000"], stdout=writer.stdin, cwd=ROOT)
+        try:
+            wait_for(lambda: committed(folder / "bluesky.db") > 100_000, timeout=120)
+            yield folder
+        finally:
+            feeder.terminate()
+            feeder.wait(timeout=30)
+            writer.stdin.close()
+            status = writer.wait(timeout=60)
+        log.seek(0)
+        said = log.read().decode()
+    assert status == 0, said
+    # What handle-stream says when another connection holds up its commits.
+    assert "retrying" not in said and "locked" not in said, said
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.while_writing], ids=lambda block: block.name)
+def test_a_runnable_block_runs_while_handle_stream_writes(block: docs.Block, writing: Path) -> None:
+    db = writing / "bluesky.db"
+    before = committed(db)
+    result = run(block, writing)
+    ran_cleanly(result)
+    # The writer was not held up: it commits the live stream after the block too.
+    after = committed(db)
+    wait_for(lambda: committed(db) > max(before, after), timeout=30)
+
+
+def test_the_inspection_commands_are_run_while_writing() -> None:
+    shown = {command for block in BLOCKS if block.while_writing for command in block.commands}
+    for command in (
+        "uv run sqlite-utils tables bluesky.db --counts --table",
+        'uv run sqlite-utils bluesky.db "select * from metric_fast_likers" --table',
+        "sqlite3 bluesky.db 'select * from metric_fast_likers'",
+    ):
+        assert command in shown, command
+    assert any(command.endswith("--csv") for command in shown)
+    assert [block for block in BLOCKS if not block.while_writing], "no block runs on a fresh database"
+
+
+@pytest.mark.parametrize("command", ["handle-stream", "periodic"])
+def test_sqlite_utils_is_for_inspection_only(command: str, tmp_path: Path) -> None:
+    """It is in the dev group; the pipeline never imports it (its import was most of start-up)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "blueskypipe", command, "--db", str(tmp_path / "b.db")],
+        input=SAMPLE.read_bytes(),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
+    imported = [line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line]
+    assert "blueskypipe.db" in imported, "importtime should list every module imported"
+    assert not [name for name in imported if name.startswith("sqlite_utils")]

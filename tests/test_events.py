@@ -1,4 +1,4 @@
-"""Validation of single lines (SPEC §2, §6)."""
+"""Validation of single lines (docs/design.md#input-one-line-one-event, docs/operations.md#bad-input)."""
 
 from __future__ import annotations
 

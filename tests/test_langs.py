@@ -1,4 +1,4 @@
-"""Language labels for posts-per-language (SPEC §4)."""
+"""Language labels for posts-per-language (docs/metrics.md#posts-per-language)."""
 
 from __future__ import annotations
 

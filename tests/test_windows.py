@@ -1,4 +1,4 @@
-"""The exact sliding window behind fast likers (SPEC §3)."""
+"""The exact sliding window behind fast likers (docs/metrics.md#fast-likers)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def peak(times: list[int]) -> int:
 
 
 def brute_force(times: list[int]) -> int:
-    """max over i of #{j : t[i] <= t[j] < t[i] + 60 s}, straight from SPEC."""
+    """max over i of #{j : t[i] <= t[j] < t[i] + 60 s}, straight from docs/metrics.md#fast-likers."""
     return max((sum(1 for u in times if t <= u < t + SPAN_MICROS) for t in times), default=0)
 
 

@@ -1,4 +1,4 @@
-"""Which posts qualify and which of their words count (SPEC §3, top words)."""
+"""Which posts qualify and which of their words count (docs/metrics.md#top-words)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_a_capital_after_a_dot_ends_a_sentence_not_a_domain() -> None:
     assert forms("what is engineering.It is fun. Bridges.Next week") == {"fun", "bridges", "next", "week"}
 
 
-# SPEC §3: the filler each list must drop, and the topic words it must keep.
+# docs/metrics.md#stop-words: the filler each list must drop, and the topic words it must keep.
 FILLER = {
     "en": "the and with this from have about just like really also would could get got one know think "
     "going want lol it's don't i'm you're "
