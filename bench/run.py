@@ -51,6 +51,7 @@ def main() -> None:
     # the word path's worst case, from a fresh start.
     results["freshness"] = freshness(generate("live", 40_000, "--engineering-share", "0.2"))
     results["word_cost"] = word_cost()
+    results["steps"] = steps(files["100k"])
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print_table(results)
 
@@ -337,6 +338,69 @@ def freshness(events: Path, seconds: float = 20.0, rate: int = 1500) -> dict[str
     }
 
 
+STEPS = """
+import gc, json, statistics, sys, time
+from blueskypipe import words
+from blueskypipe.aggregate import Aggregator
+from blueskypipe.events import LIKE, LINE_DECODER, parse_line
+from blueskypipe.windows import LikeWindows
+words.tools()
+gc.freeze()
+gc.set_threshold(100_000, 50, 100)  # as handle-stream runs
+lines = open(sys.argv[1], "rb").read().splitlines()
+events = [parse_line(line) for line in lines]
+likes = [(e.repo, e.micros) for e in events if e.collection == LIKE]
+users, times = [u for u, _ in likes], [t for _, t in likes]
+decode = LINE_DECODER.decode
+
+def decode_loop():
+    for line in lines:
+        decode(line)
+
+def parse_loop():
+    for line in lines:
+        parse_line(line)
+
+def fold():
+    aggregator = Aggregator()
+    for i in range(0, len(lines), 5000):
+        aggregator.add_lines(lines[i : i + 5000])
+        if i % 20_000 == 0:
+            aggregator.take_batch()
+
+def windows():
+    w = LikeWindows()
+    for i in range(0, len(users), 3000):
+        w.add_likes(users[i : i + 3000], times[i : i + 3000])
+        w.rotate(times[i])
+
+def per_line(run, n=len(lines)):
+    best = []
+    for _ in range(5):
+        started = time.process_time()
+        run()
+        best.append(time.process_time() - started)
+    return min(best) / n * 1e6
+
+print(json.dumps({
+    "lines": len(lines),
+    "decode_us": per_line(decode_loop),
+    "parse_line_us": per_line(parse_loop),
+    "add_lines_us": per_line(fold),
+    "windows_us_per_like": per_line(windows, len(users)),
+    "like_share": len(users) / len(lines),
+}))
+"""
+
+
+def steps(events: Path) -> dict[str, float]:
+    """Where the time goes, in-process, CPU time (the best of 5) per line:
+    the bare decode, parse_line (the exact path), the whole fold of
+    Aggregator.add_lines, and the fast-liker windows alone."""
+    out = subprocess.run([PYTHON, "-c", STEPS, str(events)], capture_output=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
 def word_cost() -> dict[str, float]:
     """Time of the word path per qualifying post, in a process of its own:
     loading the tools, then each post of the hand-written corpus once (its
@@ -443,6 +507,25 @@ def print_table(r: dict) -> None:  # type: ignore[type-arg]
             "English <= 0.2 ms",
         ),
         ("simulator events/s (not paced)", f"{r['simulator']['events_per_s']:,.0f}", "several 100k"),
+    ]
+    st = r["steps"]
+    rows += [
+        ("in-process µs/line: bare msgspec decode", f"{st['decode_us']:.2f}", "baseline"),
+        (
+            "in-process µs/line: Aggregator.add_lines (decode, checks, every fold)",
+            f"{st['add_lines_us']:.2f}",
+            "reported",
+        ),
+        (
+            "in-process µs/line: of which fast-liker windows",
+            f"{st['windows_us_per_like'] * st['like_share']:.2f}",
+            "reported",
+        ),
+        (
+            "in-process µs/line: parse_line (exact path, rare lines only)",
+            f"{st['parse_line_us']:.2f}",
+            "reported",
+        ),
     ]
     print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, SQLite {m['sqlite']}")
     print(f"ingest and parse floor: medians of {RUNS} runs; periodic: medians of 5")
