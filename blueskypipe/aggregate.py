@@ -20,9 +20,9 @@ from blueskypipe.events import (
     LINE_DECODER,
     MAX_LINE_BYTES,
     POST,
-    TIMESTAMPS,
     Post,
     Rejected,
+    TimestampParser,
     parse_line,
 )
 from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot
@@ -87,23 +87,26 @@ class Aggregator:
     def __init__(self, windows: LikeWindows | None = None) -> None:
         self.windows = windows if windows is not None else LikeWindows()
         self.batch = Batch()
+        # The stream's current second, for the fast path; parse_line keeps it.
+        self._times = TimestampParser()
         # Event time of the latest event: the stream's "now" for rotating
         # windows. Not the maximum, so a clock set back keeps working.
-        self._now_micros = 0
+        self._now_micros: int | None = None
 
     def add_lines(  # noqa: PLR0912, PLR0915 - one loop, without calls, on purpose
         self, lines: Sequence[bytes], on_reject: OnReject | None = None
     ) -> None:
         """Fold lines in; `on_reject(reason, line)` hears of each rejected one."""
         # The hot path of the whole pipeline: a loop without calls for the
-        # common line. It decodes in C, accepts the line only in the form
-        # events.py describes, and folds it; any other line goes through
-        # parse_line. Everything it touches is bound to a local once per
-        # chunk, and the likes reach the windows once per chunk, in order.
+        # common line. It decodes in C and accepts the line only in the form
+        # events.py describes; any other line goes through parse_line. Both
+        # set the same fields, folded in one place. Everything the loop
+        # touches is bound to a local once per chunk, and the likes reach
+        # the windows once per chunk, in order.
         batch = self.batch
         by_collection = batch.by_collection
         decode = LINE_DECODER.decode
-        times = TIMESTAMPS
+        times = self._times
         second, minute, base = times.second, times.minute, times.base
         known = COLLECTIONS
         like_prefix = LIKE + "/"
@@ -122,10 +125,10 @@ class Aggregator:
                     obj = decode(line)
                 except DECODE_ERRORS:
                     pass
+            collection = ""
             if obj is not None:
-                ts, repo, path = obj.timestamp, obj.repo, obj.path
+                ts, repo = obj.timestamp, obj.repo
                 size = len(ts)
-                collection = ""
                 if (
                     ts.startswith(second)
                     and (size == 19 or (size == 26 and ts[19] == "." and ts[20:].isdigit() and ts.isascii()))
@@ -133,53 +136,41 @@ class Aggregator:
                     and repo[8:].isalnum()
                     and repo.isascii()
                 ):
+                    path = obj.path
                     if path.startswith(like_prefix) and len(path) > len(like_prefix):
                         collection = LIKE
+                        event_minute = minute
+                        micros = base + int(ts[20:]) if size == 26 else base
                     else:
                         collection, _, rkey = path.partition("/")
                         if not rkey or collection not in known:
                             collection = ""
-                if collection:
-                    last = ts
-                    if not first:
-                        first = ts
-                    if obj.action != "create":
-                        ignored += 1
-                    elif collection == LIKE:
-                        if minute != like_minute:
-                            like_minute = minute
-                            minute_starts.append((len(like_users), minute))
-                        like_users.append(repo)
-                        like_times.append(base + int(ts[20:]) if size == 26 else base)
-                    else:
-                        by_collection[collection] = by_collection.get(collection, 0) + 1
-                        if collection == POST:
-                            self._add_post(obj.record)
+                    action, post = obj.action, obj.record
+            if not collection:
+                # Not in the common form: parse_line decides, as on every line.
+                try:
+                    ts, event_minute, micros, collection, action, repo, post = parse_line(line, times)
+                except Rejected as exc:
+                    batch.reject(exc.reason)
+                    if on_reject is not None:
+                        on_reject(exc.reason, line)
                     continue
-            # Not in the common form: parse_line decides, as on every line.
-            try:
-                event = parse_line(line)
-            except Rejected as exc:
-                batch.reject(exc.reason)
-                if on_reject is not None:
-                    on_reject(exc.reason, line)
-                continue
-            second, minute, base = times.second, times.minute, times.base
-            last = event.timestamp
+                second, minute, base = times.second, times.minute, times.base
+            last = ts
             if not first:
-                first = last
-            if event.action != "create":
+                first = ts
+            if action != "create":
                 ignored += 1
-            elif event.collection == LIKE:
-                if event.minute != like_minute:
-                    like_minute = event.minute
-                    minute_starts.append((len(like_users), like_minute))
-                like_users.append(event.repo)
-                like_times.append(event.micros)
+            elif collection == LIKE:
+                if event_minute != like_minute:
+                    like_minute = event_minute
+                    minute_starts.append((len(like_users), event_minute))
+                like_users.append(repo)
+                like_times.append(micros)
             else:
-                by_collection[event.collection] = by_collection.get(event.collection, 0) + 1
-                if event.collection == POST:
-                    self._add_post(event.post)
+                by_collection[collection] = by_collection.get(collection, 0) + 1
+                if collection == POST:
+                    self._add_post(post)
         batch.lines += len(lines)
         batch.ignored_actions += ignored
         if like_users:
@@ -208,9 +199,10 @@ class Aggregator:
 
     def _note_span(self, first: str, last: str) -> None:
         batch = self.batch
-        # Two timestamps a chunk, both accepted already: parsing cannot fail.
-        first_minute, first_micros = TIMESTAMPS.parse(first)
-        last_minute, last_micros = TIMESTAMPS.parse(last)
+        # Two timestamps a chunk, both accepted already: parsing cannot fail
+        # (the fast path accepts only what a parse accepts).
+        first_minute, first_micros = self._times.parse(first)
+        last_minute, last_micros = self._times.parse(last)
         if batch.first_event_time is None:
             batch.first_event_time, batch.first_minute = first, first_minute
         batch.last_event_time, batch.last_minute = last, last_minute
@@ -245,5 +237,6 @@ class Aggregator:
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()
-        self.windows.rotate(self._now_micros)
+        if self._now_micros is not None:  # no event yet: nothing tells the time
+            self.windows.rotate(self._now_micros)
         return batch

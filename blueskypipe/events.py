@@ -10,7 +10,7 @@ Two paths, one answer. Most lines never reach `parse_line`:
 only the fields the metrics read (types checked in C, unknown fields
 skipped without creating objects), and accepts it on the spot when it has
 the common form: an ASCII line, a timestamp in the second that
-`TIMESTAMPS` last parsed, a known collection, a `did:plc` of base32
+the stream's `TimestampParser` last parsed, a known collection, a `did:plc` of base32
 letters. Anything else (a new second, malformed JSON, a type error, an
 unusual DID) goes to `parse_line`, which decides acceptance and the reason
 code. So the fast path only has to be right about the lines it accepts,
@@ -95,15 +95,16 @@ LINE_DECODER = msgspec.json.Decoder(_Line)
 DECODE_ERRORS = (msgspec.MsgspecError, RecursionError)
 
 
-def parse_line(line: bytes) -> Event:
-    """Return the event on `line` or raise `Rejected`."""
+def parse_line(line: bytes, timestamps: TimestampParser | None = None) -> Event:
+    """Return the event on `line` or raise `Rejected`; `timestamps` caches the
+    second of the stream for the fast path (a new one if not given)."""
     if len(line) > MAX_LINE_BYTES:
         raise Rejected("too_long")
     obj = _decode(line)
     if type(obj) is not dict:
         raise Rejected("not_object")
     timestamp = obj.get("timestamp")
-    minute, micros = TIMESTAMPS.parse(timestamp)  # raises unless a str
+    minute, micros = (timestamps or TimestampParser()).parse(timestamp)  # raises unless a str
     path = obj.get("path")
     if type(path) is not str:
         raise Rejected("bad_path")
@@ -136,10 +137,29 @@ def _decode(line: bytes) -> object:
     # read again with every number as 0; as the fast path, which skips them.
     try:
         obj = json.loads(line.decode(), parse_int=_zero, parse_float=_zero, parse_constant=_not_json)
-        orjson.dumps(obj)  # refuses lone surrogates, as orjson.loads does
-    except (ValueError, RecursionError, orjson.JSONEncodeError):
+    except (ValueError, RecursionError):
         raise Rejected("invalid_json") from None
+    if _has_lone_surrogate(obj):  # which orjson.loads refuses
+        raise Rejected("invalid_json")
     return obj
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    # A loop, not recursion: the value may be nested as deep as JSON allows.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+        elif type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
 
 
 def _zero(_: str) -> int:
@@ -157,14 +177,16 @@ def _decode_error_reason(line: bytes, exc: orjson.JSONDecodeError) -> str:
     return "not_utf8" if "not valid UTF-8" in str(exc) else "invalid_json"
 
 
-class _TimestampParser:
+class TimestampParser:
     """Minute and microseconds of ISO-8601 timestamps, fast for a stream.
 
     Consecutive events share their second, so the whole-second part is
     validated and converted once (by `datetime.fromisoformat`) and only the
-    fraction is parsed per event. `second` ('YYYY-MM-DDTHH:MM:SS'), `minute`
-    and `base` (its microseconds) describe the last second parsed in the
-    cacheable form: `second` alone, or followed by '.' and six digits.
+    fraction is parsed per event. `second` ('YYYY-MM-DDTHH:MM:SS', exactly
+    as `datetime.isoformat` writes it), `minute` and `base` (its
+    microseconds) describe the last second parsed in that form; a timestamp
+    that is `second` alone, or `second` followed by '.' and six ASCII digits,
+    is then valid without another parse.
     """
 
     def __init__(self) -> None:
@@ -195,12 +217,11 @@ class _TimestampParser:
         at = times.micros(dt)
         minute = times.minute_text(at)
         base = at - dt.microsecond
-        if dt.tzinfo is None and len(value) >= 19 and value[10] == "T" and value[19:20] in ("", "."):
+        # Only the standard form: fromisoformat also reads "2025-03-16T132653.7",
+        # whose first 19 characters are not a second.
+        if dt.tzinfo is None and value[:19] == dt.replace(microsecond=0).isoformat():
             self.second, self.minute, self.base = value[:19], minute, base
         return minute, base + dt.microsecond
-
-
-TIMESTAMPS = _TimestampParser()
 
 
 # Validated collection names, which the fast path accepts. A handful in

@@ -101,7 +101,9 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         "SELECT last_event_time, last_commit_at, word_counts_reset_at, events, rejected FROM ingest_status"
     ).fetchone()
     run_row = conn.execute(
-        "SELECT run_id, started_at, ended_at, end_reason, coalesce(last_events_at, started_at)"
+        # A run begun before runs.last_events_at existed: its last commit, if it had events.
+        "SELECT run_id, started_at, ended_at, end_reason,"
+        " coalesce(last_events_at, CASE WHEN events > 0 THEN last_commit_at END, started_at)"
         " FROM runs ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
     run = None if run_row is None else Run(*run_row[:4])
@@ -114,11 +116,7 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
             (GAPS_SHOWN,),
         )
     ]
-    # Gaps are in event time, which is this machine's local clock too.
-    since = datetime.fromtimestamp(now - MISSED_WINDOW_SECONDS).isoformat()
-    missed_seconds, missed_gaps = conn.execute(
-        "SELECT coalesce(sum(seconds), 0), count(*) FROM run_gaps WHERE gap_end >= ?", (since,)
-    ).fetchone()
+    missed_seconds, missed_gaps = _missed(conn, now)
     return Status(
         last_event_time=last,
         seconds_since_commit=_since_commit(commit_at, now),
@@ -133,6 +131,23 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         run=run,
         gaps=gaps,
     )
+
+
+def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
+    """Event time in the gaps between runs, clipped to the last MISSED_WINDOW_SECONDS,
+    and how many gaps that is. A gap that goes back in time (a replayed file,
+    a clock set back) misses nothing."""
+    # Gaps are in event time, which is this machine's local clock too.
+    since, until = (datetime.fromtimestamp(at).isoformat() for at in (now - MISSED_WINDOW_SECONDS, now))
+    seconds, gaps = conn.execute(
+        """SELECT coalesce(sum(end_day - start_day), 0) * 86400, count(*) FROM (
+               SELECT max(julianday(gap_start), julianday(:since)) AS start_day,
+                      min(julianday(gap_end), julianday(:until)) AS end_day
+               FROM run_gaps
+           ) WHERE end_day > start_day""",
+        {"since": since, "until": until},
+    ).fetchone()
+    return round(float(seconds), 1), int(gaps)  # julianday() is a float of days
 
 
 def _since_commit(commit_at: str | None, now: float) -> float | None:

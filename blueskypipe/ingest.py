@@ -119,8 +119,9 @@ class Ingest:
     def run(self) -> Totals:
         """Ingest until end of input or a stop request, as one recorded run.
 
-        The run's record ends as 'end of input', 'signal', or 'error' if
-        anything raised, and the store is closed, whatever happens. Raises
+        The run's record ends as 'end of input', 'signal', 'idle' (no input
+        for `idle_exit` seconds), or 'error' if anything raised, and the
+        store is closed, whatever happens. Raises
         StoreError if the database cannot be opened, read or written (or a
         lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end),
         and AnotherWriter, before touching the database, if another

@@ -27,7 +27,8 @@ class WriterLock:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.path = Path(f"{db}-writer")
+        # Resolved: the same database reached through a symlink gets the same lock.
+        self.path = Path(f"{db.resolve()}-writer")
         self._fd: int | None = None
 
     def acquire(self) -> None:

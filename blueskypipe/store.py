@@ -70,7 +70,7 @@ _UPSERTS = {
 }
 
 # A user's saved window: a JSON list of like times (microseconds, times.py).
-# Times far off are harmless: the first sweep of the windows evicts them.
+# Times far off are harmless: the windows forget them within two spans.
 _SAVED_TIMES = msgspec.json.Decoder(list[int])
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
@@ -136,7 +136,7 @@ class Store:
             raise StoreError(msg) from exc
 
     def end_run(self, reason: str) -> None:
-        """Close the record of the run begun: 'end of input', 'signal' or 'error'.
+        """Close the record of the run begun: 'end of input', 'signal', 'idle' or 'error'.
 
         Best effort: after an error the database may be what failed, and
         the next start then reports the run as killed.

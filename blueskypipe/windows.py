@@ -47,7 +47,9 @@ class LikeWindows:
         self.threshold = threshold
         self._recent: dict[str, list[int]] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
         self._older: dict[str, list[int]] = {}
-        self._rotated_at: int | None = None
+        # Restored windows count as touched at their newest like, so that the
+        # first rotation comes a span after it, not at once.
+        self._rotated_at: int | None = max((held[-1] for held in self._recent.values()), default=None)
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._older)

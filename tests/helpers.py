@@ -20,7 +20,6 @@ from pathlib import Path
 import orjson
 
 from blueskypipe.aggregate import Aggregator, Batch
-from blueskypipe.events import TIMESTAMPS, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -228,13 +227,13 @@ def record(name: str, **figures: object) -> None:
 
 
 def folded(line: bytes, after: bytes | None) -> Batch:
-    """The batch of `line` alone. With `after`, parsed first, the timestamp
-    cache holds its second, so a line of the common form takes the inline
-    fast path of Aggregator.add_lines; with None the cache is emptied, so
-    every line goes through parse_line."""
-    TIMESTAMPS.second = "\0"  # no timestamp starts with it
-    if after is not None:
-        parse_line(after)
+    """The batch of `line` alone. After `after`, the aggregator's timestamp
+    cache holds that line's second (and its collection is known), so a line
+    of the common form takes the inline fast path of Aggregator.add_lines;
+    with None, a new aggregator's empty cache sends it through parse_line."""
     aggregator = Aggregator()
+    if after is not None:
+        aggregator.add_lines([after])
+        aggregator.take_batch()
     aggregator.add_lines([line])
-    return aggregator.take_batch(final=True)
+    return aggregator.take_batch()

@@ -120,3 +120,19 @@ def test_bad_lines_never_raise(lines: list[bytes]) -> None:
     agg = Aggregator()
     agg.add_lines(lines)
     assert agg.take_batch().lines == len(lines)
+
+
+def test_a_restored_window_survives_first_batches_without_events() -> None:
+    # A restart whose first batches hold only garbage, or another user's
+    # like: the restored windows must still be there for the 50th like.
+    user = did(1)
+    first = Aggregator()
+    first.add_lines([event(f"2025-03-16T12:00:{s:02d}", repo=user) for s in range(49)])
+    saved = first.take_batch(final=True).windows
+    second = Aggregator(LikeWindows(saved))
+    second.add_lines([b"not json"])
+    second.take_batch()
+    second.add_lines([event("2025-03-16T12:00:49", repo=did(2))])
+    second.take_batch()
+    second.add_lines([event("2025-03-16T12:00:50", repo=user)])
+    assert second.take_batch().fast_likers[user].likes == 50

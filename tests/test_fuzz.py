@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import pytest
 
+from blueskypipe.aggregate import Aggregator
 from blueskypipe.events import Event, Rejected, parse_line
 from tests import reference
 from tests.helpers import SAMPLE, Pipeline, event, folded, record
@@ -54,6 +55,10 @@ ODD_TIMESTAMPS = [
     "2025-03-16T13:26:53,5",
     "2025-W11-7T13:26:53",
     "20250316T132653",
+    "2025-03-16T132653",
+    "2025-03-16T132653.7",
+    "2025-03-16T132653.076175",
+    "2025-03-16T13:26:53.7",
     "2025-03-16T24:00:00",
     "2025-02-30T12:00:00",
     "2025-03-16T13:26:60",
@@ -298,6 +303,31 @@ def test_the_fast_path_and_parse_line_agree_on_mutated_lines(kind: str) -> None:
     accepted = {isinstance(verdict(parse_line, line), Event) for _, line in cases}
     if kind in EITHER_WAY:
         assert accepted == {True, False}
+
+
+def test_chunks_of_any_size_fold_as_every_line_alone() -> None:
+    # Across lines: the timestamp cache's history, minutes changing inside a
+    # chunk, first and last times. Each line alone, with a new aggregator,
+    # goes through parse_line.
+    rng = random.Random(FUZZ_SEED)
+    lines = [line for _, line in fuzz_lines(FUZZ_LINES, FUZZ_SEED)][:20_000]
+    aggregator = Aggregator()
+    at = 0
+    while at < len(lines):
+        size = rng.choice([1, 2, 7, 100, 1000, 5000])
+        aggregator.add_lines(lines[at : at + size])
+        at += size
+    together = aggregator.take_batch()
+    alone = [folded(line, after=None) for line in lines]
+    for name in ("likes_by_minute", "by_collection", "posts_by_lang", "word_counts", "rejects"):
+        total: Counter[str] = Counter()
+        for batch in alone:
+            total.update(getattr(batch, name))
+        assert Counter(getattr(together, name)) == total, name
+    assert together.ignored_actions == sum(batch.ignored_actions for batch in alone)
+    accepted = [batch for batch in alone if batch.events]
+    assert together.first_event_time == accepted[0].first_event_time
+    assert together.last_event_time == accepted[-1].last_event_time
 
 
 def test_an_escaped_non_ascii_did_is_rejected_on_both_paths() -> None:
