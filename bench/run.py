@@ -342,7 +342,7 @@ STEPS = """
 import gc, json, statistics, sys, time
 from blueskypipe import words
 from blueskypipe.aggregate import Aggregator
-from blueskypipe.events import LIKE, LINE_DECODER, parse_line
+from blueskypipe.events import LIKE, LINE_DECODER, TimestampParser, parse_line
 from blueskypipe.windows import LikeWindows
 words.tools()
 gc.freeze()
@@ -358,8 +358,9 @@ def decode_loop():
         decode(line)
 
 def parse_loop():
+    timestamps = TimestampParser()  # as an aggregator keeps it
     for line in lines:
-        parse_line(line)
+        parse_line(line, timestamps)
 
 def fold():
     aggregator = Aggregator()

@@ -28,11 +28,13 @@ def tag_labels(tag: str) -> frozenset[str]:
     return frozenset(label(part) for part in tags) if tags else frozenset((INVALID,))
 
 
-def labels(langs: list[str] | None) -> set[str]:
+_UNKNOWN = frozenset((UNKNOWN,))
+
+
+def labels(langs: list[str] | None) -> frozenset[str]:
     """The distinct labels a post counts under; 'unknown' when it declares none."""
     if not langs:
-        return {UNKNOWN}
-    found: set[str] = set()
-    for tag in langs:
-        found |= tag_labels(tag)
-    return found
+        return _UNKNOWN
+    if len(langs) == 1:  # most posts: one cached answer, no set built
+        return tag_labels(langs[0])
+    return frozenset().union(*map(tag_labels, langs))
