@@ -54,13 +54,14 @@ CREATE TABLE IF NOT EXISTS posts_by_lang (
 ) WITHOUT ROWID;
 
 -- Ingest statistics: counters ('events', 'rejected', 'collection:<nsid>',
--- 'rejected:<reason>', ...) and point values that belong to no run (when
--- the word chart started over). Event and commit times are in `runs`.
+-- 'rejected:<reason>', ...).
 CREATE TABLE IF NOT EXISTS ingest_counts (
     name TEXT PRIMARY KEY,
     n    INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Point values that belong to no run ('word_counts_reset_at': when the word
+-- chart started over). Event and commit times are in `runs`.
 CREATE TABLE IF NOT EXISTS ingest_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

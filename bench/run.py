@@ -339,7 +339,7 @@ def freshness(events: Path, seconds: float = 20.0, rate: int = 1500) -> dict[str
 
 
 STEPS = """
-import gc, json, statistics, sys, time
+import gc, json, sys, time
 from blueskypipe import words
 from blueskypipe.aggregate import Aggregator
 from blueskypipe.events import LIKE, LINE_DECODER, TimestampParser, parse_line
@@ -407,7 +407,7 @@ def word_cost() -> dict[str, float]:
     loading the tools, then each post of the hand-written corpus once (its
     words new to the caches, which the real sample's posts warmed)."""
     script = """
-import json, statistics, sys, time
+import json, statistics, time
 from blueskypipe import langs, words
 from tests.engineering_posts import POSTS, langs_of
 from tests.helpers import SAMPLE

@@ -25,7 +25,7 @@ from blueskypipe.events import (
     TimestampParser,
     parse_line,
 )
-from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot
+from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot, keep_best
 
 OnReject = Callable[[str, bytes], None]
 
@@ -41,9 +41,9 @@ class Batch:
     resumes them.
     """
 
-    # minute -> user -> likes. Nested rather than keyed by (minute, user):
-    # a like then costs one lookup in a dict that stays bound for the
-    # whole second, and no key object is built.
+    # minute -> user -> likes. Nested rather than keyed by (minute, user): a
+    # chunk's likes of one minute are counted by one Counter.update, with no
+    # key object built, and the store reads the two levels with json_each.
     likes_by_user_minute: dict[str, Counter[str]] = field(default_factory=dict)
     fast_likers: dict[str, Peak] = field(default_factory=dict)
     word_counts: Counter[str] = field(default_factory=Counter)
@@ -147,7 +147,7 @@ class Aggregator:
                             collection = ""
                     action, post = obj.action, obj.record
             if not collection:
-                # Not in the common form: parse_line decides, as on every line.
+                # Not in the common form: parse_line decides (as it would any line).
                 try:
                     ts, event_minute, micros, collection, action, repo, post = parse_line(line, times)
                 except Rejected as exc:
@@ -189,8 +189,9 @@ class Aggregator:
                 counts = per_minute[minute] = Counter()
             counts.update(users[start:end])  # counted in C
         batch.by_collection[LIKE] = batch.by_collection.get(LIKE, 0) + len(users)
+        fast_likers = batch.fast_likers
         for user, peak in self.windows.add_likes(users, times).items():
-            self._note_peak(user, peak)
+            keep_best(fast_likers, user, peak)
 
     def add_rejected(self, reason: str) -> None:
         """Count a rejected line that never reached `add_lines` (e.g. one too long to read)."""
@@ -208,11 +209,6 @@ class Aggregator:
         batch.last_event_time, batch.last_minute = last, last_minute
         batch.newest_micros = max(batch.newest_micros or first_micros, first_micros, last_micros)
         self._now_micros = last_micros
-
-    def _note_peak(self, user: str, peak: Peak) -> None:
-        best = self.batch.fast_likers.get(user)
-        if best is None or peak.likes > best.likes:
-            self.batch.fast_likers[user] = peak
 
     def _add_post(self, post: Post | None) -> None:
         if post is None:  # a post whose record was null

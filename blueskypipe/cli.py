@@ -43,11 +43,6 @@ class _EnvOptions:
         action = self.parser.add_argument(flag, type=parse, default=None, help=help_text)
         self._options[action.dest] = (env, parse, default)
 
-    @property
-    def environment(self) -> list[str]:
-        """The environment variables these options read."""
-        return [env for env, _, _ in self._options.values()]
-
     def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
         args = self.parser.parse_args(argv)
         for dest, (env, parse, default) in self._options.items():
@@ -192,10 +187,11 @@ def handle_stream(argv: list[str] | None = None) -> int:
         if ingest.reading:
             _log(f"committed before the error: {ingest.totals.describe()}")
         return 1
-    if ingest.end_reason == "idle":
+    idle = ingest.end_reason == "idle"
+    if idle:
         _log(f"no input for {args.idle_exit:g} s (--idle-exit): is the firehose client stalled?")
     _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
-    return IDLE_EXIT_STATUS if ingest.end_reason == "idle" else 0
+    return IDLE_EXIT_STATUS if idle else 0
 
 
 def periodic_options() -> _EnvOptions:

@@ -3,7 +3,8 @@ docs/operations.md#bad-input).
 
 `parse_line` turns a raw line into an `Event` or raises `Rejected` with a
 short, stable reason code that the stream counts under
-`rejected:<reason>`. It decides every line: orjson, then checks in Python.
+`rejected:<reason>`. It can decide any line on its own: orjson, then checks
+in Python.
 
 Two paths, one answer. Most lines never reach `parse_line`:
 `Aggregator.add_lines` decodes each with `LINE_DECODER`, into a struct of

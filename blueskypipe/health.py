@@ -119,8 +119,8 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
     missed_seconds, missed_gaps = _missed(conn, now)
     return Status(
         last_event_time=last,
-        seconds_since_commit=_since_commit(commit_at, now),
-        seconds_since_events=_since_commit(events_at, now),
+        seconds_since_commit=_seconds_since(commit_at, now),
+        seconds_since_events=_seconds_since(events_at, now),
         missed_seconds=float(missed_seconds),
         missed_gaps=missed_gaps,
         events=events,
@@ -150,14 +150,14 @@ def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
     return round(float(seconds), 1), int(gaps)  # julianday() is a float of days
 
 
-def _since_commit(commit_at: str | None, now: float) -> float | None:
-    """Seconds from `commit_at` (local text, as the runs table keeps times) to `now`."""
-    if commit_at is None:
+def _seconds_since(at: str | None, now: float) -> float | None:
+    """Seconds from `at` (local text, as the runs table keeps times) to `now`."""
+    if at is None:
         return None
-    # The commit time is stored as local text, like every time a user reads
+    # Commit times are stored as local text, like every time a user reads
     # in the database; across a change of daylight saving time this is off
     # by the hour until the next commit.
-    return max(0.0, (datetime.fromtimestamp(now) - datetime.fromisoformat(commit_at)).total_seconds())
+    return max(0.0, (datetime.fromtimestamp(now) - datetime.fromisoformat(at)).total_seconds())
 
 
 def lag(last_event_time: str | None, now: float) -> float | None:

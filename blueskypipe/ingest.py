@@ -124,8 +124,8 @@ class Ingest:
         store is closed, whatever happens. Raises
         StoreError if the database cannot be opened, read or written (or a
         lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end),
-        and AnotherWriter, before touching the database, if another
-        handle-stream is writing to it.
+        WordToolsError if the word tools cannot be loaded, and AnotherWriter,
+        before touching the database, if another handle-stream is writing to it.
         """
         # The lock first: a second writer must not touch the database at all.
         with WriterLock(self.db) as lock, closing(Store(self.db, self.options.retention_minutes)) as store:

@@ -205,27 +205,25 @@ class Store:
         committed_at = local_now(now, "milliseconds")
         self.conn.execute(
             """UPDATE runs SET
-                lines = lines + ?, events = events + ?, rejected = rejected + ?,
-                first_event_time = coalesce(first_event_time, ?),
-                first_minute = coalesce(first_minute, ?),
-                last_event_time = coalesce(?, last_event_time),
-                last_minute = coalesce(?, last_minute),
-                last_commit_at = ?,
-                last_events_at = CASE WHEN ? > 0 THEN ? ELSE last_events_at END
-            WHERE run_id = ?""",
-            (
-                batch.lines,
-                batch.events,
-                batch.rejected,
-                batch.first_event_time,
-                batch.first_minute,
-                batch.last_event_time,
-                batch.last_minute,
-                committed_at,
-                batch.events,
-                committed_at,
-                self.run_id,
-            ),
+                lines = lines + :lines, events = events + :events, rejected = rejected + :rejected,
+                first_event_time = coalesce(first_event_time, :first_event_time),
+                first_minute = coalesce(first_minute, :first_minute),
+                last_event_time = coalesce(:last_event_time, last_event_time),
+                last_minute = coalesce(:last_minute, last_minute),
+                last_commit_at = :committed_at,
+                last_events_at = CASE WHEN :events > 0 THEN :committed_at ELSE last_events_at END
+            WHERE run_id = :run_id""",
+            {
+                "lines": batch.lines,
+                "events": batch.events,
+                "rejected": batch.rejected,
+                "first_event_time": batch.first_event_time,
+                "first_minute": batch.first_minute,
+                "last_event_time": batch.last_event_time,
+                "last_minute": batch.last_minute,
+                "committed_at": committed_at,
+                "run_id": self.run_id,
+            },
         )
         if batch.events:
             self.conn.execute(

@@ -72,7 +72,7 @@ class LikeWindows:
                 if held is None:
                     recent[user] = [t]
                     if threshold <= 1:
-                        _keep_best(peaks, user, Peak(1, t, t))
+                        keep_best(peaks, user, Peak(1, t, t))
                     continue
                 recent[user] = held
             if t >= held[-1]:
@@ -83,11 +83,11 @@ class LikeWindows:
                 if cut:
                     del held[:cut]
                 if len(held) >= threshold:
-                    _keep_best(peaks, user, Peak(len(held), held[0], t))
+                    keep_best(peaks, user, Peak(len(held), held[0], t))
             else:
                 peak = _add_late(held, t, threshold)
                 if peak is not None:
-                    _keep_best(peaks, user, peak)
+                    keep_best(peaks, user, peak)
         return peaks
 
     def rotate(self, now: int) -> None:
@@ -112,7 +112,8 @@ class LikeWindows:
         }
 
 
-def _keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
+def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
+    """Keep `peak` as `user`'s in `peaks` unless the one there holds more likes."""
     best = peaks.get(user)
     if best is None or peak.likes > best.likes:
         peaks[user] = peak
