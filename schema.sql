@@ -84,7 +84,10 @@ CREATE TABLE IF NOT EXISTS like_windows (
 -- when it stops, NULL while it runs, and 'killed' when the next run finds
 -- it never closed (kill -9, power loss). Event times are kept as received; their minutes
 -- ('YYYY-MM-DD HH:MM', as likes_by_minute keys them) are computed by the
--- parser, since the text may be in any ISO-8601 form.
+-- parser, since the text may be in any ISO-8601 form. An event time more
+-- than 10 minutes from the stream's time (a stray line) is not kept: the
+-- stream's time is, in the form 'YYYY-MM-DDTHH:MM:SS.ffffff'.
+-- `far_off_likes` counts the likes stamped that far from it.
 CREATE TABLE IF NOT EXISTS runs (
     run_id           INTEGER PRIMARY KEY,
     started_at       TEXT NOT NULL,
@@ -98,7 +101,8 @@ CREATE TABLE IF NOT EXISTS runs (
     last_commit_at   TEXT,
     first_minute     TEXT,
     last_minute      TEXT,
-    last_events_at   TEXT
+    last_events_at   TEXT,
+    far_off_likes    INTEGER NOT NULL DEFAULT 0
 );
 
 -- Events per commit over the last few minutes (Unix seconds), for the

@@ -2,11 +2,15 @@
 
 import sys
 
-from blueskypipe import cli
+try:
+    from blueskypipe import cli
 
-COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic, "simulate": cli.simulate}
-
-if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python -m blueskypipe {{{','.join(COMMANDS)}}} [options]")
-    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
+    COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic, "simulate": cli.simulate}
+    if __name__ == "__main__":
+        if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+            sys.exit(f"usage: python -m blueskypipe {{{','.join(COMMANDS)}}} [options]")
+        sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
+except KeyboardInterrupt:
+    # Ctrl-C before a command has set its own handlers (during start-up):
+    # nothing was read or written yet, so there is nothing to say.
+    sys.exit(130)

@@ -25,9 +25,16 @@ from blueskypipe.events import (
     TimestampParser,
     parse_line,
 )
+from blueskypipe.times import minute_text, timestamp_text
 from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot, keep_best
 
-OnReject = Callable[[str, bytes], None]
+# on_reject(reason, line, detail): detail says more where the reason cannot
+# (the exception behind an internal_error).
+OnReject = Callable[[str, bytes, "str | None"], None]
+
+# The reason of a line whose folding raised an exception nobody foresaw: a
+# bug, not bad input. The line is rejected on its own; the run goes on.
+INTERNAL_ERROR = "internal_error"
 
 _EMPTY_POST = Post()
 
@@ -61,7 +68,8 @@ class Batch:
     last_event_time: str | None = None
     first_minute: str | None = None  # the minutes of those two events
     last_minute: str | None = None
-    newest_micros: int | None = None  # the latest event time seen, for retention
+    far_off_likes: int = 0  # likes that jumped (windows.StreamClock.observe)
+    stream_micros: int | None = None  # the stream's time at the batch's end, for retention
 
     windows: WindowSnapshot | None = None
 
@@ -89,9 +97,9 @@ class Aggregator:
         self.batch = Batch()
         # The stream's current second, for the fast path; parse_line keeps it.
         self._times = TimestampParser()
-        # Event time of the latest event: the stream's "now" for rotating
-        # windows. Not the maximum, so a clock set back keeps working.
-        self._now_micros: int | None = None
+        # The latest event time recorded for the runs table, for telling a
+        # stray line from the next event of a sparse stream.
+        self._last_sane: int | None = None
 
     def add_lines(  # noqa: PLR0912, PLR0915 - one loop, without calls, on purpose
         self, lines: Sequence[bytes], on_reject: OnReject | None = None
@@ -146,37 +154,49 @@ class Aggregator:
                         if not rkey or collection not in known:
                             collection = ""
                     action, post = obj.action, obj.record
-            if not collection:
-                # Not in the common form: parse_line decides (as it would any line).
-                try:
-                    ts, event_minute, micros, collection, action, repo, post = parse_line(line, times)
-                except Rejected as exc:
-                    batch.reject(exc.reason)
-                    if on_reject is not None:
-                        on_reject(exc.reason, line)
-                    continue
-                second, minute, base = times.second, times.minute, times.base
+            # Whatever a line makes the code below raise rejects that line
+            # alone; a try block costs nothing until something is raised.
+            try:
+                if not collection:
+                    # Not in the common form: parse_line decides (as it would any line).
+                    try:
+                        ts, event_minute, micros, collection, action, repo, post = parse_line(line, times)
+                    finally:
+                        second, minute, base = times.second, times.minute, times.base
+                if action != "create":
+                    ignored += 1
+                elif collection == LIKE:
+                    if event_minute != like_minute:
+                        like_minute = event_minute
+                        minute_starts.append((len(like_users), event_minute))
+                    like_users.append(repo)
+                    like_times.append(micros)
+                else:
+                    if collection == POST:
+                        self._add_post(post)
+                    by_collection[collection] = by_collection.get(collection, 0) + 1
+            except Rejected as exc:
+                self._reject(line, exc.reason, None, on_reject)
+                continue
+            except words.WordToolsError:
+                raise  # not this line's fault: the run cannot go on
+            except Exception as exc:  # noqa: BLE001 - see the try
+                self._reject(line, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", on_reject)
+                continue
             last = ts
             if not first:
                 first = ts
-            if action != "create":
-                ignored += 1
-            elif collection == LIKE:
-                if event_minute != like_minute:
-                    like_minute = event_minute
-                    minute_starts.append((len(like_users), event_minute))
-                like_users.append(repo)
-                like_times.append(micros)
-            else:
-                by_collection[collection] = by_collection.get(collection, 0) + 1
-                if collection == POST:
-                    self._add_post(post)
         batch.lines += len(lines)
         batch.ignored_actions += ignored
         if like_users:
             self._add_likes(like_users, like_times, minute_starts)
         if last:
             self._note_span(first, last)
+
+    def _reject(self, line: bytes, reason: str, detail: str | None, on_reject: OnReject | None) -> None:
+        self.batch.reject(reason)
+        if on_reject is not None:
+            on_reject(reason, line, detail)
 
     def _add_likes(self, users: list[str], times: list[int], minute_starts: list[tuple[int, str]]) -> None:
         """Count a chunk's likes per minute and user, and feed them to the windows."""
@@ -190,8 +210,11 @@ class Aggregator:
             counts.update(users[start:end])  # counted in C
         batch.by_collection[LIKE] = batch.by_collection.get(LIKE, 0) + len(users)
         fast_likers = batch.fast_likers
-        for user, peak in self.windows.add_likes(users, times).items():
+        windows = self.windows
+        peaks, jumps = windows.add_likes(users, times)
+        for user, peak in peaks.items():
             keep_best(fast_likers, user, peak)
+        batch.far_off_likes += jumps
 
     def add_rejected(self, reason: str) -> None:
         """Count a rejected line that never reached `add_lines` (e.g. one too long to read)."""
@@ -199,30 +222,42 @@ class Aggregator:
         self.batch.reject(reason)
 
     def _note_span(self, first: str, last: str) -> None:
+        """Record the chunk's first and last event times, for the runs table
+        and the status's lag; one far from the stream's time (a stray line)
+        is replaced by the stream's time, so that it cannot show as the run's
+        last event."""
         batch = self.batch
-        # Two timestamps a chunk, both accepted already: parsing cannot fail
-        # (the fast path accepts only what a parse accepts).
-        first_minute, first_micros = self._times.parse(first)
-        last_minute, last_micros = self._times.parse(last)
+        first, first_minute = self._sane_time(first)
+        last, last_minute = self._sane_time(last)
         if batch.first_event_time is None:
             batch.first_event_time, batch.first_minute = first, first_minute
         batch.last_event_time, batch.last_minute = last, last_minute
-        batch.newest_micros = max(batch.newest_micros or first_micros, first_micros, last_micros)
-        self._now_micros = last_micros
+
+    def _sane_time(self, timestamp: str) -> tuple[str, str]:
+        # Accepted already: parsing cannot fail (the fast path accepts only
+        # what a parse accepts).
+        minute, at = self._times.parse(timestamp)
+        clock = self.windows.clock
+        if clock.agrees(at, self._last_sane):
+            self._last_sane = at
+            return timestamp, minute
+        now = self._last_sane = clock.now
+        assert now is not None  # a clock without a time agrees with every time
+        return timestamp_text(now), minute_text(now)
 
     def _add_post(self, post: Post | None) -> None:
+        """Fold a post in: first everything that may raise, then the counts,
+        so that a post that fails leaves no trace."""
         if post is None:  # a post whose record was null
             post = _EMPTY_POST
         post_langs = langs.labels(post.langs)
-        posts_by_lang = self.batch.posts_by_lang
+        text = post.text
+        found = words.meaningful_words(text, post_langs) if text else None
+        batch = self.batch
+        posts_by_lang = batch.posts_by_lang
         for lang in post_langs:  # Counter.update would be a slow Python-level loop
             posts_by_lang[lang] += 1
-        text = post.text
-        if not text:
-            return
-        found = words.meaningful_words(text, post_langs)
         if found is not None:
-            batch = self.batch
             batch.engineering_posts += 1
             batch.word_counts.update(found.keys())
             batch.word_forms.update((word, form) for word, forms in found.items() for form in forms)
@@ -233,6 +268,6 @@ class Aggregator:
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()
-        if self._now_micros is not None:  # no event yet: nothing tells the time
-            self.windows.rotate(self._now_micros)
+        batch.stream_micros = self.windows.clock.now
+        self.windows.rotate()
         return batch

@@ -22,6 +22,8 @@ DEFAULT_METRICS_DIR = "metrics"
 # handle-stream's exit status when --idle-exit ended the run (0: end of input
 # or a signal; 1: an error; 2: a usage error or another writer).
 IDLE_EXIT_STATUS = 3
+# periodic's when the database does not exist (a typo in --db, or no run yet).
+NO_DATABASE_STATUS = 3
 
 
 class _EnvOptions:
@@ -144,6 +146,9 @@ def handle_stream_options() -> _EnvOptions:
 def handle_stream(argv: list[str] | None = None) -> int:
     """Read events from stdin into the database until EOF, SIGINT or SIGTERM."""
     args = handle_stream_options().parse_args(argv)
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        _log("error: stdin is closed: pipe the events in (./bluesky | ./handle-stream)")
+        return 2
 
     try:
         # Imported here so that --help answers at once.
@@ -215,17 +220,19 @@ def periodic(argv: list[str] | None = None) -> int:
     args = periodic_options().parse_args(argv)
 
     from blueskypipe import db, health
-    from blueskypipe.export import ExportError, read_metrics, write_csvs
+    from blueskypipe.export import ExportError, exclusive, read_metrics, write_csvs, write_missing
 
     try:
-        status = None
-        if not args.db.exists():
-            rows = read_metrics(None)
-        else:
+        # One export at a time, so that files are replaced in the order
+        # their snapshots were read: a slow run cannot put older data back.
+        with exclusive(args.metrics_dir):
+            if not args.db.exists():
+                print(health.no_database(args.db, write_missing(args.metrics_dir)), flush=True)
+                return NO_DATABASE_STATUS
             with db.snapshot(args.db) as (conn, upgrade_notes):
                 status = health.read(conn, time.time(), upgrade_notes)
                 rows = read_metrics(conn)
-        write_csvs(args.metrics_dir, rows)
+            write_csvs(args.metrics_dir, rows)
     except (db.ReadError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1

@@ -24,7 +24,8 @@ from blueskypipe import times
 # partial_minutes); event and commit times only in runs, not in ingest_state.
 # 6: runs.last_events_at, when a commit last carried events (a stalled
 # firehose client shows as a run that commits but gets no events).
-SCHEMA_VERSION = 6
+# 7: runs.far_off_likes, likes stamped far from the stream's time.
+SCHEMA_VERSION = 7
 
 # The words that version 4 added to data/stopwords-en.txt. Counted before,
 # they would stay in the top 10 for ever, so the upgrade removes exactly these.
@@ -74,6 +75,17 @@ class ReadError(Exception):
     """The database cannot be read (not a database, unreadable, a newer schema's upgrade failed)."""
 
 
+class NewerSchema(sqlite3.DatabaseError):
+    """The database was written by a newer version of blueskypipe; nothing was changed."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(
+            f"its schema is version {found}, newer than this blueskypipe's {SCHEMA_VERSION}:"
+            " update blueskypipe (git pull) or use another --db"
+        )
+        self.found = found
+
+
 @contextmanager
 def snapshot(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
     """One read transaction on the database at `path`, brought up to date
@@ -109,11 +121,20 @@ def ensure_schema(conn: sqlite3.Connection) -> list[str]:
     Every change to schema.sql raises SCHEMA_VERSION, so a database at the
     current version needs nothing more than this one cheap read. Returns
     what the upgrade changed in the data, for the caller to tell the user
-    (once: the next call finds the current version).
+    (once: the next call finds the current version). Raises NewerSchema,
+    having changed nothing, for a database of a newer version.
     """
-    if schema_version(conn) < SCHEMA_VERSION:
+    if check_version(conn) < SCHEMA_VERSION:
         return apply_schema(conn)
     return []
+
+
+def check_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version; raises NewerSchema if this code is older."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise NewerSchema(version)
+    return version
 
 
 def apply_schema(conn: sqlite3.Connection) -> list[str]:
@@ -124,7 +145,7 @@ def apply_schema(conn: sqlite3.Connection) -> list[str]:
     upgrade changed in the data (see `ensure_schema`).
     """
     with transaction(conn):
-        version = schema_version(conn)
+        version = check_version(conn)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
         notes = _upgrade(conn, version)
@@ -149,6 +170,8 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
         _times_in_runs_only(conn)
     if version < 6:
         _add_column(conn, "runs", "last_events_at", "TEXT")
+    if version < 7:
+        _add_column(conn, "runs", "far_off_likes", "INTEGER NOT NULL DEFAULT 0")
     return notes
 
 

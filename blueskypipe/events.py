@@ -141,7 +141,7 @@ def _decode(line: bytes) -> object:
     except (ValueError, RecursionError):
         raise Rejected("invalid_json") from None
     if _has_lone_surrogate(obj):  # which orjson.loads refuses
-        raise Rejected("invalid_json")
+        raise Rejected("lone_surrogate")
     return obj
 
 
@@ -175,7 +175,11 @@ def _not_json(name: str) -> None:
 def _decode_error_reason(line: bytes, exc: orjson.JSONDecodeError) -> str:
     if not line.strip():
         return "empty"
-    return "not_utf8" if "not valid UTF-8" in str(exc) else "invalid_json"
+    message = str(exc)
+    if "not valid UTF-8" in message:
+        return "not_utf8"
+    # "\ud800" is valid JSON syntax, but a string no UTF-8 text can hold.
+    return "lone_surrogate" if "surrogate" in message else "invalid_json"
 
 
 class TimestampParser:
@@ -213,6 +217,8 @@ class TimestampParser:
             dt = datetime.fromisoformat(value)
         except ValueError:
             raise Rejected("bad_timestamp") from None
+        if not any(separator in value for separator in "Tt "):
+            raise Rejected("bad_timestamp")  # a date alone has no minute
         # The minute is the timestamp's own wall-clock minute (docs/metrics.md#time); an offset,
         # if any, is ignored rather than converted.
         at = times.micros(dt)

@@ -8,9 +8,12 @@ never half of either.
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # file name -> (view, header). The header is fixed here rather than taken
@@ -29,13 +32,31 @@ class ExportError(Exception):
 
 Rows = list[tuple[object, ...]]
 
+# Beside the CSVs: the lock that lets one export at a time write them.
+LOCK_NAME = ".periodic.lock"
 
-def read_metrics(conn: sqlite3.Connection | None) -> dict[str, Rows]:
+
+@contextmanager
+def exclusive(metrics_dir: Path) -> Iterator[None]:
+    """Hold the metrics folder's export lock (creating the folder) for the
+    `with` block; waits while another export holds it. An flock, so the
+    kernel releases it when its holder dies. Raises ExportError."""
+    try:
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(metrics_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        msg = f"cannot write metrics to {metrics_dir}: {exc}"
+        raise ExportError(msg) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def read_metrics(conn: sqlite3.Connection) -> dict[str, Rows]:
     """Rows of every metric view, read through `conn` (in the caller's read
-    transaction, so that all four files come from one snapshot); None, when
-    there is no database yet, gives no rows."""
-    if conn is None:
-        return {name: [] for name in METRICS}
+    transaction, so that all four files come from one snapshot)."""
     return {name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()}
 
 
@@ -48,6 +69,20 @@ def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:
     except OSError as exc:
         msg = f"cannot write metrics to {metrics_dir}: {exc}"
         raise ExportError(msg) from exc
+
+
+def write_missing(metrics_dir: Path) -> list[str]:
+    """Write a header-only file for each metric that has no file yet, and
+    return their names; existing files are never replaced. Raises ExportError."""
+    missing = [name for name in METRICS if not (metrics_dir / name).exists()]
+    try:
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for name in missing:
+            write_csv(metrics_dir / name, METRICS[name][1], [])
+    except OSError as exc:
+        msg = f"cannot write metrics to {metrics_dir}: {exc}"
+        raise ExportError(msg) from exc
+    return missing
 
 
 def write_csv(path: Path, header: tuple[str, str], rows: Rows) -> None:

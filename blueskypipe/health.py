@@ -185,10 +185,16 @@ def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> float | None
     return float(recent) / max(1.0, min(float(RATE_SECONDS), age))
 
 
-def describe(db_path: Path, status: Status | None) -> list[str]:
+def no_database(db_path: Path, wrote: list[str]) -> str:
+    """The one line of a status without a database; `wrote` names the
+    header-only CSVs written where none existed."""
+    if not wrote:
+        return f"no database at {db_path}: is --db right? The CSVs in place were left as they are"
+    return f"no database at {db_path} yet: start ./handle-stream first (wrote header-only {' '.join(wrote)})"
+
+
+def describe(db_path: Path, status: Status) -> list[str]:
     """The status as lines for people, headed by the database's name."""
-    if status is None:
-        return [f"no database at {db_path} yet: start ./handle-stream first (wrote header-only CSVs)"]
     age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
     head = (
         f"{db_path}: last event {status.last_event_time or '-'}, last commit {age}, "

@@ -24,8 +24,9 @@ class RejectLog:
         self._shown = 0
         self._unreported: Counter[str] = Counter()
 
-    def note(self, reason: str, line: bytes | None) -> None:
-        """One rejected line; None when it was too long to keep (only its reason is known)."""
+    def note(self, reason: str, line: bytes | None, detail: str | None = None) -> None:
+        """One rejected line; None when it was too long to keep (only its reason
+        is known). `detail`, if any, is shown after the reason."""
         if self._shown >= self.show:
             self._unreported[reason] += 1
             return
@@ -34,7 +35,8 @@ class RejectLog:
             shown = f"(over {MAX_LINE_BYTES:,} bytes, not kept)"
         else:
             shown = repr(line[:SHOW_BYTES]) + (" ..." if len(line) > SHOW_BYTES else "")
-        self.log(f"rejected line ({reason}): {shown}")
+        why = reason if detail is None else f"{reason}: {detail}"
+        self.log(f"rejected line ({why}): {shown}")
 
     def report(self) -> None:
         """Summarise the lines noted but not shown since the last report."""

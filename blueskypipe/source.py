@@ -12,6 +12,7 @@ import os
 import select
 
 CHUNK_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"
 
 
 class LineReader:
@@ -26,6 +27,8 @@ class LineReader:
         self.quiet = False
         self._partial = b""
         self._skipping = False
+        # A UTF-8 byte-order mark before the first line is not part of it.
+        self._at_start = True
 
     def read(self, timeout: float) -> list[bytes]:
         """Complete lines available within `timeout` seconds; [] if none.
@@ -50,6 +53,10 @@ class LineReader:
         return count
 
     def _split(self, data: bytes) -> list[bytes]:
+        if self._at_start:
+            data = self._strip_bom(data)
+            if not data:
+                return []
         if self._skipping:
             newline = data.find(b"\n")
             if newline < 0:
@@ -63,6 +70,17 @@ class LineReader:
             self._skipping = True
             self._oversized += 1
         return lines
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        """`data` without a BOM at the very start of the input; waits for
+        more while the first bytes could still be the start of one."""
+        data = self._partial + data
+        self._partial = b""
+        if len(data) < len(BOM) and BOM.startswith(data):
+            self._partial = data
+            return b""
+        self._at_start = False
+        return data.removeprefix(BOM)
 
     def _finish(self) -> list[bytes]:
         self.eof = True

@@ -16,7 +16,7 @@ import msgspec
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import connect, ensure_schema, local_now, transaction
+from blueskypipe.db import check_version, connect, ensure_schema, local_now, transaction
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
@@ -102,6 +102,8 @@ class Store:
             # reader; batches then use the short WRITER_BUSY_MS. The
             # connection is used by the background writer's thread.
             self.conn = connect(path, STARTUP_BUSY_MS, check_same_thread=False)
+            # Before anything writes: a newer version's database stays untouched.
+            check_version(self.conn)
             # What sqlite-utils' enable_wal() does, without importing it:
             # that import (click, pluggy) was 0.35 s of a 0.8 s start-up.
             # The mode is stored in the file, so readers get WAL too.
@@ -162,7 +164,7 @@ class Store:
             with transaction(self.conn):
                 self._write_rollups(batch)
                 self._write_run(batch)
-                self._prune(batch.newest_micros)
+                self._prune(batch.stream_micros)
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
         except sqlite3.Error as exc:
@@ -211,6 +213,7 @@ class Store:
                 last_event_time = coalesce(:last_event_time, last_event_time),
                 last_minute = coalesce(:last_minute, last_minute),
                 last_commit_at = :committed_at,
+                far_off_likes = far_off_likes + :far_off_likes,
                 last_events_at = CASE WHEN :events > 0 THEN :committed_at ELSE last_events_at END
             WHERE run_id = :run_id""",
             {
@@ -222,6 +225,7 @@ class Store:
                 "last_event_time": batch.last_event_time,
                 "last_minute": batch.last_minute,
                 "committed_at": committed_at,
+                "far_off_likes": batch.far_off_likes,
                 "run_id": self.run_id,
             },
         )
@@ -231,11 +235,14 @@ class Store:
             )
         self.conn.execute("DELETE FROM recent_commits WHERE at < ?", (now - RECENT_COMMITS_SECONDS,))
 
-    def _prune(self, newest: int | None) -> None:
-        if newest is None:
+    def _prune(self, now: int | None) -> None:
+        """Drop likes_by_user_minute rows older than the retention before the
+        stream's time `now` (not the newest timestamp: one stray line stamped
+        in year 9999 would stop the pruning for good)."""
+        if now is None:
             return
         # Clamped: a like in the first hour of year 1 is valid, its cutoff is not a date.
-        cutoff = minute_text(max(newest - self.retention_micros, MICROS_PER_DAY))
+        cutoff = minute_text(max(now - self.retention_micros, MICROS_PER_DAY))
         if self._pruned_below is not None and cutoff <= self._pruned_below:
             return
         self.conn.execute("DELETE FROM likes_by_user_minute WHERE minute < ?", (cutoff,))
@@ -275,6 +282,7 @@ def ingest_counts(batch: Batch) -> dict[str, int]:
         "rejected": batch.rejected,
         "ignored_action": batch.ignored_actions,
         "engineering_posts": batch.engineering_posts,
+        "far_off_likes": batch.far_off_likes,
     }
     counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
     counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())

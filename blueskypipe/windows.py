@@ -1,17 +1,25 @@
 """Exact per-user sliding windows over like times (docs/metrics.md#fast-likers).
 
 A user's window count for a start like s is the number of their likes t
-with s <= t < s + span. Each user keeps a sorted list of recent like times:
-below `threshold` likes nothing is dropped (no window can reach it), from
-there on the likes a span older than the newest are cut off, so a list
-holds at most `threshold` likes or one span of them.
+with s <= t < s + span. Each user keeps a sorted list of recent like times,
+so a like that arrives out of order is placed where it belongs.
 
-Users are kept in two generations, the users touched since the last
-rotation and those of the one before. A rotation, at least a span of event
-time after the previous one, drops the older generation whole: its users
-have been silent for a span, so no later like can share a window with
-theirs. Memory is bounded by the likes of the last two spans, and no pass
-ever visits the users that stay.
+A user's result depends only on that user's own likes. What is forgotten
+is decided by the stream's time (`StreamClock`: the median of the latest
+likes, which no handful of stray lines can move), never by one line's
+timestamp:
+
+- Below `threshold` likes nothing is dropped (no window can reach it). From
+  there on, likes older than HORIZON_MICROS before the stream's time (or
+  before the like being added, if that is older) are cut off: no like that
+  arrives at most LATE_MICROS out of order can share a window with them.
+- Users are kept in two generations, the users touched since the last
+  rotation and those of the one before. A rotation, when the stream's time
+  is ROTATE_MICROS away from the previous one (either way: a clock set back
+  must not pin the users of the abandoned future), drops the older
+  generation whole: its users have been silent for that long. Memory is
+  bounded by the likes of the last two rotations, and no pass ever visits
+  the users that stay.
 """
 
 from __future__ import annotations
@@ -22,6 +30,15 @@ from dataclasses import dataclass
 
 SPAN_MICROS = 60_000_000
 THRESHOLD = 50
+# A like stamped up to this long before the stream's time still joins the
+# windows it belongs to, exactly.
+LATE_MICROS = 10 * SPAN_MICROS
+# How far back a user's likes are kept: a span before the latest like late.
+HORIZON_MICROS = LATE_MICROS + SPAN_MICROS
+# A user silent for this much stream time holds no like a later one can join.
+ROTATE_MICROS = HORIZON_MICROS + SPAN_MICROS
+# How many of the latest likes the stream's time is the median of.
+CLOCK_SAMPLE = 101
 
 # The held like times (microseconds) of each user, as saved across a restart.
 WindowSnapshot = dict[str, list[int]]
@@ -36,8 +53,57 @@ class Peak:
     end: int
 
 
+class StreamClock:
+    """The stream's time: the median of the last CLOCK_SAMPLE like times, in arrival order.
+
+    Fed a chunk of likes at a time. A stray timestamp, or a handful of them,
+    cannot move it; a clock step of the producer moves it as soon as most of
+    the latest likes carry the new time. On a sparse stream it trails the
+    latest like by half the sample, which only makes what it decides (what
+    to forget) wait longer.
+    """
+
+    def __init__(self) -> None:
+        self._latest: list[int] = []
+        self.now: int | None = None  # None until a like has been seen
+
+    def observe(self, times: Sequence[int]) -> int:
+        """Take in a chunk's like times; return how many of them jumped: lie
+        more than LATE_MICROS from both the stream's time and the like before."""
+        if not times:
+            return 0
+        jumps = self._jumps(times)
+        latest = self._latest
+        latest.extend(times[-CLOCK_SAMPLE:])
+        del latest[:-CLOCK_SAMPLE]
+        # The lower median: with two likes, one stray cannot win.
+        self.now = sorted(latest)[(len(latest) - 1) // 2]
+        return jumps
+
+    def agrees(self, t: int, before: int | None = None) -> bool:
+        """Whether `t` lies within LATE_MICROS of the stream's time, or of `before`
+        (the time that came before it); true while the stream has no time."""
+        now = self.now
+        return (
+            now is None
+            or abs(t - now) <= LATE_MICROS
+            or (before is not None and abs(t - before) <= LATE_MICROS)
+        )
+
+    def _jumps(self, times: Sequence[int]) -> int:
+        now = self.now
+        if now is None or (now - LATE_MICROS <= min(times) and max(times) <= now + LATE_MICROS):
+            return 0  # the common chunk, decided in C
+        before = self._latest[-1]
+        jumps = 0
+        for t in times:
+            jumps += not self.agrees(t, before)
+            before = t
+        return jumps
+
+
 class LikeWindows:
-    """Sliding windows for all users who liked within the last span or two.
+    """Sliding windows for all users who liked within the last rotation or two.
 
     Built empty or from a `snapshot()` of an earlier run; later likes extend
     the restored windows.
@@ -45,26 +111,29 @@ class LikeWindows:
 
     def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
+        self.clock = StreamClock()
         self._recent: dict[str, list[int]] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
         self._older: dict[str, list[int]] = {}
-        # Restored windows count as touched at their newest like, so that the
-        # first rotation comes a span after it, not at once.
-        self._rotated_at: int | None = max((held[-1] for held in self._recent.values()), default=None)
+        # Set by the first rotation, which rotates nothing: restored windows,
+        # or a first like far off, must not age out at once.
+        self._rotated_at: int | None = None
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._older)
 
     def add(self, user: str, t: int) -> Peak | None:
         """Record one like; return the window it completes if that reaches the threshold."""
-        return self.add_likes([user], [t]).get(user)
+        return self.add_likes([user], [t])[0].get(user)
 
-    def add_likes(self, users: Sequence[str], times: Sequence[int]) -> dict[str, Peak]:
+    def add_likes(self, users: Sequence[str], times: Sequence[int]) -> tuple[dict[str, Peak], int]:
         """Record likes in stream order (`users[i]` liked at `times[i]`); return,
-        per user, the fullest window among those that reached the threshold."""
+        per user, the fullest window among those that reached the threshold,
+        and how many of the likes jumped (`StreamClock.observe`)."""
         # Once per chunk of the stream, so the loop is this module's hot path:
         # most likes cost a dict lookup and an append.
         peaks: dict[str, Peak] = {}
         recent, older, threshold = self._recent, self._older, self.threshold
+        now = self.clock.now
         for user, t in zip(users, times, strict=True):
             held = recent.get(user)
             if held is None:
@@ -78,35 +147,36 @@ class LikeWindows:
             if t >= held[-1]:
                 held.append(t)
                 if len(held) < threshold:
-                    continue  # no window can reach it: expired likes may wait
-                cut = bisect_right(held, t - SPAN_MICROS)
-                if cut:
-                    del held[:cut]
-                if len(held) >= threshold:
-                    keep_best(peaks, user, Peak(len(held), held[0], t))
+                    continue  # no window can reach it: old likes may wait
+                floor = (t if now is None or t < now else now) - HORIZON_MICROS
+                if held[0] < floor:
+                    del held[: bisect_left(held, floor)]
+                start = bisect_right(held, t - SPAN_MICROS)
+                if len(held) - start >= threshold:
+                    keep_best(peaks, user, Peak(len(held) - start, held[start], t))
             else:
-                peak = _add_late(held, t, threshold)
+                peak = _add_late(held, t, threshold, now)
                 if peak is not None:
                     keep_best(peaks, user, peak)
-        return peaks
+        return peaks, self.clock.observe(times)
 
-    def rotate(self, now: int) -> None:
+    def rotate(self) -> None:
         """Forget the users silent since the rotation before the last one, once
-        `now` is a span or more away from the last rotation.
-
-        Both directions count, so a clock that jumped back does not pin the
-        users of the abandoned future in memory.
-        """
-        if self._rotated_at is not None and abs(now - self._rotated_at) < SPAN_MICROS:
+        the stream's time is ROTATE_MICROS or more away from the last rotation."""
+        now = self.clock.now
+        if now is None:
+            return  # no like yet: nothing tells the time
+        if self._rotated_at is not None and abs(now - self._rotated_at) < ROTATE_MICROS:
             return
-        self._older, self._recent = self._recent, {}
+        if self._rotated_at is not None:
+            self._older, self._recent = self._recent, {}
         self._rotated_at = now
 
     def snapshot(self) -> WindowSnapshot:
         """The like times per user that can still share a window with later likes,
         for saving across a restart."""
         return {
-            user: [t for t in held if t > held[-1] - SPAN_MICROS]
+            user: [t for t in held if t >= _floor(held[-1], self.clock.now)]
             for generation in (self._older, self._recent)
             for user, held in generation.items()
         }
@@ -119,15 +189,20 @@ def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
         peaks[user] = peak
 
 
-def _add_late(held: list[int], t: int, threshold: int) -> Peak | None:
+def _floor(t: int, now: int | None) -> int:
+    """The oldest like time worth keeping beside a like at `t`."""
+    return (t if now is None or t < now else now) - HORIZON_MICROS
+
+
+def _add_late(held: list[int], t: int, threshold: int, now: int | None) -> Peak | None:
     """Insert a like older than the user's newest; return the fullest window
     holding it if that reaches `threshold`."""
-    if t <= held[-1] - SPAN_MICROS:
-        # Time jumped back by more than a window (clock change, replayed
-        # file): nothing held can share a window with t, so start over.
-        held[:] = [t]
-        return Peak(1, t, t) if threshold <= 1 else None
     insort(held, t)
+    if len(held) < threshold:
+        return None
+    floor = _floor(t, now)
+    if held[0] < floor:
+        del held[: bisect_left(held, floor)]
     # An out-of-order like only changes windows that start in (t - span, t].
     first = bisect_right(held, t - SPAN_MICROS)
     last = bisect_right(held, t) - 1

@@ -36,6 +36,14 @@ QUERY = "engineering"
 MIN_LENGTH = 3
 LEMMA_LANG = "en"
 
+# The word path's cost per post is bounded whatever the text. A real post is
+# at most 3,000 bytes (and 300 graphemes) by the post lexicon, so only that
+# much of a text is read; and the forms looked up in the English dictionary
+# (~30 µs each when it does not know them) are capped at more than any real
+# post has (at most 40 in 10,000 real posts).
+MAX_TEXT_CHARS = 3000
+MAX_FORMS = 64
+
 # word (the merged, lemmatised form) -> the lowercased forms one post wrote it in
 Words = dict[str, set[str]]
 
@@ -93,11 +101,15 @@ class WordTools:
         stops = [self.english_stop, *(self.stop_lists[lang] for lang in langs if lang in self.stop_lists)]
         qualifies = False
         found: Words = {}
-        for run in self._letter_runs(text, stops):
+        looked_up: set[str] = set()
+        for run in self._letter_runs(text[:MAX_TEXT_CHARS], stops):
             form = run.lower()
             if form == QUERY:
                 qualifies = True
             elif (len(run) >= MIN_LENGTH or (len(run) == 2 and run.isupper())) and not _listed(form, stops):
+                if run not in looked_up and len(looked_up) >= MAX_FORMS:
+                    continue
+                looked_up.add(run)
                 word = self.lemma(run)
                 if not _listed(word, stops):
                     found.setdefault(word, set()).add(form)
@@ -176,14 +188,15 @@ def tools() -> WordTools:
 
 def mentions_query(text: str) -> bool:
     """Cheap test run on every post: could `text` contain the query word?"""
-    return QUERY in text.lower()
+    return QUERY in text[:MAX_TEXT_CHARS].lower()
 
 
 def meaningful_words(text: str, langs: Collection[str]) -> Words | None:
     """The meaningful words of a qualifying post, or None when it does not qualify.
 
     A post qualifies when "engineering" is one of its words (whole word, any
-    case; a URL, domain or mention containing it does not count). Left out:
+    case; a URL, domain or mention containing it does not count) within its
+    first MAX_TEXT_CHARS characters, which are all that is read. Left out:
     the word "engineering" itself, stop words of English and of each
     declared language (checked on the form and on the merged word), and
     words shorter than three letters, except two capitals ("AI").
@@ -196,12 +209,17 @@ def meaningful_words(text: str, langs: Collection[str]) -> Words | None:
 def _tokenizer() -> RegexpTokenizer:
     from nltk.tokenize import RegexpTokenizer
 
+    # A domain is tried only where a chain of labels starts: from inside one
+    # ("a.a.a…"), the chain was already tried from its start and failed, and
+    # trying again at every label made long texts cost the square of their
+    # length. The labels are possessive, as a label never ends but at a dot.
     return RegexpTokenizer(
         r"""
           https?://\S+                                   # URL
         | www\.\S+                                       # bare URL
         | @[\w.:-]+                                      # mention (handles have dots)
-        | (?:[\w-]+\.)+(?![A-Z])[^\W\d_]{2,}(?:/\S*)?\b  # domain; "end.Next" is two words
+        | (?<![\w-])(?<![\w-]\.)                          # domain, from a chain's start;
+          (?:[\w-]++\.)+(?![A-Z])[^\W\d_]{2,}(?:/\S*)?\b   # "end.Next" is two words
         | \#\w+                                          # hashtag
         | \w+(?:['’]\w+)*                                # word, contractions kept whole
         """,

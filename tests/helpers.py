@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe.windows import LikeWindows
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -130,14 +131,15 @@ class Pipeline:
         wait_for(lambda: committed(self.db) == len(lines), timeout)
         return proc
 
-    def periodic(self, *args: str) -> subprocess.CompletedProcess:
+    def periodic(self, *args: str, status: int = 0) -> subprocess.CompletedProcess:
+        """Run ./periodic on this database; assert that it exits with `status`."""
         result = subprocess.run(
             [str(ROOT / "periodic"), "--db", str(self.db), "--metrics-dir", str(self.metrics), *args],
             capture_output=True,
             timeout=60,
             cwd=self.tmp,
         )
-        assert result.returncode == 0, result.stderr.decode()
+        assert result.returncode == status, result.stdout.decode() + result.stderr.decode()
         return result
 
     def csv(self, name: str) -> list[list[str]]:
@@ -235,5 +237,8 @@ def folded(line: bytes, after: bytes | None) -> Batch:
     if after is not None:
         aggregator.add_lines([after])
         aggregator.take_batch()
+        # Fresh windows, so that the stream's time is this line's alone in
+        # both paths: the fold of `line`, not of the history, is compared.
+        aggregator.windows = LikeWindows()
     aggregator.add_lines([line])
     return aggregator.take_batch()

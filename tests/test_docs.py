@@ -229,8 +229,10 @@ def test_the_inspection_commands_are_run_while_writing() -> None:
 @pytest.mark.parametrize("command", ["handle-stream", "periodic"])
 def test_sqlite_utils_is_for_inspection_only(command: str, tmp_path: Path) -> None:
     """It is in the dev group; the pipeline never imports it (its import was most of start-up)."""
+    db = tmp_path / "b.db"
+    db.touch()  # an empty file is a database with nothing in it yet
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "blueskypipe", command, "--db", str(tmp_path / "b.db")],
+        [sys.executable, "-X", "importtime", "-m", "blueskypipe", command, "--db", str(db)],
         input=SAMPLE.read_bytes(),
         capture_output=True,
         cwd=tmp_path,

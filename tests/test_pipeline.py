@@ -100,7 +100,14 @@ def test_calendar_minute_bursts_are_fast_likers(pipeline: Pipeline) -> None:
 
 
 def test_retention_drops_old_user_minutes(pipeline: Pipeline) -> None:
-    lines = [event(f"2025-03-16T{h:02d}:{m:02d}:00") for h in (10, 11, 12) for m in range(0, 60, 10)]
+    # Retention counts back from the stream's time, the median of the latest
+    # 101 likes: 60 likes a step put it in the last step.
+    lines = [
+        event(f"2025-03-16T{h:02d}:{m:02d}:{s:02d}")
+        for h in (10, 11, 12)
+        for m in range(0, 60, 10)
+        for s in range(60)
+    ]
     pipeline.ingest(lines, "--retention-minutes", "30")
     with sqlite3.connect(pipeline.db) as conn:
         oldest = conn.execute("select min(minute) from likes_by_user_minute").fetchone()[0]
@@ -126,11 +133,29 @@ def test_bad_lines_are_counted_and_skipped(pipeline: Pipeline) -> None:
 
 
 def test_periodic_without_a_database(pipeline: Pipeline) -> None:
-    result = pipeline.periodic()
+    result = pipeline.periodic(status=3)
     assert b"no database" in result.stdout
     assert not pipeline.db.exists()
     for name in CSVS:
         assert len(pipeline.csv(name)) == 1
+
+
+def test_a_mistyped_db_leaves_the_csvs_whole(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T13:26:53")])
+    pipeline.periodic()
+    before = {name: (pipeline.metrics / name).read_bytes() for name in CSVS}
+    (pipeline.metrics / "fast-likers.csv").unlink()
+    result = pipeline.periodic("--db", str(pipeline.tmp / "blusky.db"), status=3)
+    assert result.stdout.decode().splitlines() == [
+        f"no database at {pipeline.tmp / 'blusky.db'} yet: start ./handle-stream first"
+        " (wrote header-only fast-likers.csv)"
+    ]
+    assert not (pipeline.tmp / "blusky.db").exists()
+    for name in CSVS:
+        expected = b"user_id,likes\n" if name == "fast-likers.csv" else before[name]
+        assert (pipeline.metrics / name).read_bytes() == expected
+    result = pipeline.periodic("--db", str(pipeline.tmp / "blusky.db"), status=3)
+    assert "is --db right? The CSVs in place were left as they are" in result.stdout.decode()
 
 
 def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
@@ -177,15 +202,31 @@ def test_kill_9_keeps_the_database_consistent(pipeline: Pipeline) -> None:
 
 
 def test_time_going_backwards_still_counts_everything(pipeline: Pipeline) -> None:
-    """Concatenated files (or a clock set back): every like counts, windows stay exact per pass."""
+    """Concatenated files (or a clock set back): every like counts. The second
+    pass goes back less than 10 minutes, so each like joins the windows it
+    belongs to, as if the user's likes had come sorted by time."""
     lines, word_sets = stream(seed=41, n=8_000)
     pipeline.ingest(lines + lines)
     pipeline.periodic()
     once = reference.likes_per_minute(reference.valid_events(lines))
     twice = [once[0]] + [[minute, str(2 * int(n))] for minute, n in once[1:]]
     assert pipeline.csv("likes-per-minutes.csv") == twice
-    # The second pass restarts each window, so no window spans both passes.
-    assert pipeline.csv("fast-likers.csv") == reference.fast_likers(reference.valid_events(lines))
+    assert pipeline.csv("fast-likers.csv") == reference.fast_likers(reference.valid_events(lines + lines))
+
+
+def test_a_clock_set_back_an_hour_starts_the_windows_over(pipeline: Pipeline) -> None:
+    """Beyond 10 minutes out of order a like starts its user's windows over:
+    no window spans the step, and none before it is lost."""
+    first, _ = stream(seed=41, n=8_000, start="2025-03-16T13:00:00")
+    second, _ = stream(seed=42, n=8_000, start="2025-03-16T12:00:00")
+    pipeline.ingest(first + second)
+    pipeline.periodic()
+    best: dict[str, int] = {}
+    for part in (first, second):
+        for user, likes in reference.fast_likers(reference.valid_events(part))[1:]:
+            best[user] = max(best.get(user, 0), int(likes))
+    rows = sorted(best.items(), key=lambda row: (-row[1], row[0]))
+    assert pipeline.csv("fast-likers.csv") == [["user_id", "likes"], *([u, str(n)] for u, n in rows)]
 
 
 def test_database_is_in_wal_mode_and_status_is_printed(pipeline: Pipeline) -> None:

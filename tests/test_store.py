@@ -48,7 +48,7 @@ def a_batch() -> Batch:
         last_event_time="2025-03-16T12:00:30",
         first_minute="2025-03-16 12:00",
         last_minute="2025-03-16 12:00",
-        newest_micros=at("2025-03-16 12:00"),
+        stream_micros=at("2025-03-16 12:00"),
     )
 
 
@@ -96,7 +96,7 @@ def test_counters_add_up_and_a_better_window_replaces_the_old(store: Store) -> N
 def test_retention_prunes_old_user_minutes(store: Store) -> None:
     store.write(a_batch())
     later = Batch(
-        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, newest_micros=at("2025-03-16 12:10")
+        likes_by_user_minute={"2025-03-16 12:10": {"did:plc:b": 1}}, stream_micros=at("2025-03-16 12:10")
     )
     store.write(later)
     # Ten minutes of retention: 12:00 is still inside, one minute later it is not.
@@ -104,7 +104,7 @@ def test_retention_prunes_old_user_minutes(store: Store) -> None:
         ("2025-03-16 12:00",),
         ("2025-03-16 12:10",),
     ]
-    store.write(Batch(newest_micros=at("2025-03-16 12:11:59")))
+    store.write(Batch(stream_micros=at("2025-03-16 12:11:59")))
     assert rows(store, "select minute from likes_by_user_minute") == [("2025-03-16 12:10",)]
 
 

@@ -5,9 +5,28 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blueskypipe.windows import SPAN_MICROS, LikeWindows
+from datetime import datetime
+
+from blueskypipe import times
+from blueskypipe.windows import (
+    CLOCK_SAMPLE,
+    HORIZON_MICROS,
+    ROTATE_MICROS,
+    SPAN_MICROS,
+    LikeWindows,
+    StreamClock,
+)
 
 S = 1_000_000  # one second in microseconds
+
+
+def micros(timestamp: str) -> int:
+    return times.micros(datetime.fromisoformat(timestamp))
+
+
+def at(clock_time: str) -> int:
+    """A time of 2025-03-16, in microseconds."""
+    return micros(f"2025-03-16T{clock_time}")
 
 
 def peak(times: list[int]) -> int:
@@ -79,26 +98,68 @@ def test_clock_jumping_back_restarts_the_window_without_crashing() -> None:
     assert results[-1] is not None and results[-1].likes == 50
 
 
-def test_memory_is_bounded_by_the_last_two_minutes() -> None:
+def test_memory_is_bounded_by_the_last_two_rotations() -> None:
     windows = LikeWindows()
-    for i in range(10_000):
+    for i in range(10_000):  # a new user every second
         windows.add(f"user{i}", i * S)
-        windows.rotate(i * S)
-    assert len(windows) <= 121
+        windows.rotate()
+    # Two rotations of users, and the half sample the stream's time trails by.
+    assert len(windows) <= 2 * ROTATE_MICROS // S + CLOCK_SAMPLE // 2 + 1
     # Users of an abandoned future are forgotten once the clock has been set
-    # back for a span.
-    windows.rotate(0)
-    windows.rotate(SPAN_MICROS)
-    assert len(windows) == 0
-
-
-def test_a_user_who_likes_again_within_a_span_survives_rotations() -> None:
-    windows = LikeWindows()
-    for i in range(200):  # one like every 40 s, for over two hours
-        windows.rotate(i * 40 * S)
-        windows.add("steady", i * 40 * S)
+    # back for two rotations.
+    for rotation in range(3):
+        windows.add_likes(["back"] * CLOCK_SAMPLE, [rotation * ROTATE_MICROS] * CLOCK_SAMPLE)
+        windows.rotate()
     assert len(windows) == 1
-    assert windows.snapshot() == {"steady": [198 * 40 * S, 199 * 40 * S]}
+
+
+def test_a_user_who_likes_again_within_a_rotation_survives_rotations() -> None:
+    windows = LikeWindows()
+    for i in range(400):  # one like every 40 s, for over four hours
+        windows.add("steady", i * 40 * S)
+        windows.rotate()
+    assert len(windows) == 1
+    (held,) = windows.snapshot().values()
+    # What can still meet a like up to 10 minutes late, behind a stream's
+    # time that trails this sparse stream by half its sample.
+    assert held == [i * 40 * S for i in range(400) if i * 40 * S >= held[0]]
+    assert 399 * 40 * S - held[0] <= HORIZON_MICROS + CLOCK_SAMPLE // 2 * 40 * S
+
+
+def test_a_late_like_does_not_wipe_a_burst() -> None:
+    """25 likes, one stamped two minutes back, 25 more: 50 in 19.6 s."""
+    burst = [at("12:40:00") + i * 400_000 for i in range(50)]
+    windows = LikeWindows()
+    found = [windows.add("u", t) for t in burst[:25]]
+    found.append(windows.add("u", at("12:38:00")))
+    found += [windows.add("u", t) for t in burst[25:]]
+    assert max(peak.likes for peak in found if peak is not None) == 50
+
+
+def test_a_stray_like_of_another_user_keeps_every_window() -> None:
+    for stray in ("9999-12-31T23:59:59", "1970-01-01T00:00:00", "2025-03-16T11:40:00", "2025-03-16T12:42:00"):
+        windows = LikeWindows()
+        crowd = [(f"crowd{i % 500}", at("12:39:00") + i * 50_000) for i in range(1_000)]
+        windows.add_likes(*zip(*crowd, strict=True))
+        found = [windows.add("fast", at("12:39:50") + i * 500_000) for i in range(25)]
+        # The stray comes last in its chunk, and a batch ends after it.
+        windows.add_likes(["crowd1", "stray"], [at("12:40:02.5"), micros(stray)])
+        windows.rotate()
+        windows.add_likes(["crowd2"], [at("12:40:03")])
+        windows.rotate()
+        found += [windows.add("fast", at("12:40:03") + i * 500_000) for i in range(25)]
+        assert max(peak.likes for peak in found if peak is not None) == 50, stray
+
+
+def test_a_handful_of_stray_likes_cannot_move_the_stream_time() -> None:
+    clock = StreamClock()
+    assert clock.observe([at("12:00:00") + i for i in range(200)]) == 0
+    strays = [micros("9999-12-31T23:59:59")] * 5 + [micros("1970-01-01T00:00:00")] * 5
+    assert clock.observe(strays) == 2  # the first of each run jumped
+    assert clock.now is not None and at("12:00:00") <= clock.now < at("12:00:00") + 200
+    # A clock step of the producer moves it once most of the latest likes agree.
+    assert clock.observe([at("11:00:00") + i for i in range(CLOCK_SAMPLE)]) == 1
+    assert clock.now is not None and clock.now < at("11:00:01")
 
 
 def test_snapshot_and_restore_keep_the_window() -> None:
