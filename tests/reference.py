@@ -15,8 +15,74 @@ LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
 
 
+_DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._:%-]{1,2000}")
+_COLLECTION = re.compile(r"[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+")
+
+
 def valid_events(lines: list[bytes]) -> list[dict]:
-    return [json.loads(line) for line in lines]
+    """The events of the lines that docs/operations.md#bad-input accepts, in order."""
+    return [e for e in map(event_of, lines) if e is not None]
+
+
+def event_of(line: bytes) -> dict | None:
+    """The JSON object on `line` if it is a valid event, else None."""
+    if len(line) > 1 << 20:
+        return None
+    try:
+        obj = json.loads(line.decode("utf-8"), parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not _encodable(obj):
+        return None
+    collection, _, rkey = (
+        obj.get("path", "").partition("/") if isinstance(obj.get("path"), str) else ("", "", "")
+    )
+    record = obj.get("record")
+    ok = (
+        event_time(obj.get("timestamp")) is not None
+        and rkey != ""
+        and _COLLECTION.fullmatch(collection) is not None
+        and isinstance(obj.get("repo"), str)
+        and _DID.fullmatch(obj["repo"]) is not None
+        and (record is None or isinstance(record, dict))
+    )
+    if ok and collection == POST and record is not None:
+        langs = record.get("langs")
+        ok = (record.get("text") is None or isinstance(record["text"], str)) and (
+            langs is None
+            or (isinstance(langs, list) and len(langs) <= 16 and all(isinstance(t, str) for t in langs))
+        )
+    return obj if ok else None
+
+
+def event_time(timestamp: object) -> datetime | None:
+    """The wall-clock time a timestamp names (an offset is ignored), or None
+    if it is not an ISO-8601 date and time."""
+    if not isinstance(timestamp, str) or not any(sep in timestamp for sep in "Tt "):
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(name)
+
+
+def _encodable(value: object) -> bool:
+    """No lone surrogate anywhere in the value (JSON can write one, UTF-8 cannot)."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(_encodable, value))
+    return True
 
 
 def creates(events: list[dict], collection: str) -> list[dict]:
@@ -24,21 +90,26 @@ def creates(events: list[dict], collection: str) -> list[dict]:
 
 
 def likes_per_minute(events: list[dict]) -> list[list[str]]:
-    counts = Counter(
-        datetime.fromisoformat(e["timestamp"]).strftime("%Y-%m-%d %H:%M:00") for e in creates(events, LIKE)
-    )
+    counts = Counter(_minute(event_time(e["timestamp"])) for e in creates(events, LIKE))
     return [["time", "likes"]] + [[m, str(n)] for m, n in sorted(counts.items())]
 
 
+def _minute(at: datetime | None) -> str:
+    assert at is not None  # valid events only
+    # By hand: strftime('%Y') does not zero-pad years below 1000.
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}:00"
+
+
 def fast_likers(events: list[dict]) -> list[list[str]]:
-    times: dict[str, list[datetime]] = defaultdict(list)
+    times: dict[str, list[int]] = defaultdict(list)
     for e in creates(events, LIKE):
-        times[e["repo"]].append(datetime.fromisoformat(e["timestamp"]))
+        # As microseconds: a datetime cannot hold 9999-12-31T23:59:59 + 60 s.
+        times[e["repo"]].append((event_time(e["timestamp"]) - datetime.min) // timedelta(microseconds=1))
     rows = []
     for user, ts in times.items():
         ts.sort()
         # For each like t, the likes in [t, t + 60 s): a binary search, not a scan.
-        best = max(bisect_left(ts, t + timedelta(seconds=60)) - i for i, t in enumerate(ts))
+        best = max(bisect_left(ts, t + 60_000_000) - i for i, t in enumerate(ts))
         if best >= 50:
             rows.append((user, best))
     rows.sort(key=lambda r: (-r[1], r[0]))

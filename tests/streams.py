@@ -61,7 +61,7 @@ def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[
             lines.append(event(ts, repo=did(1000 + burster % 4)))
             burster += 1
         elif roll < 0.75:
-            text, words = _post_text(rng)
+            text, words = post_text(rng)
             lines.append(post(ts, text, rng.choice(LANGS), repo=did(rng.randrange(300))))
             if words is not None:
                 word_sets.append(words)
@@ -74,7 +74,7 @@ def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[
     return lines, word_sets
 
 
-def _post_text(rng: random.Random) -> tuple[str, Words | None]:
+def post_text(rng: random.Random) -> tuple[str, Words | None]:
     words: Words = {}
     parts = rng.sample(FILLER, 2)
     for word in rng.sample(sorted(CONTENT), rng.randrange(0, 5)):
