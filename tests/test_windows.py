@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from datetime import datetime
 
 from blueskypipe import times
 from blueskypipe.windows import (
