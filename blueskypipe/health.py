@@ -35,6 +35,7 @@ class Run:
     started_at: str
     ended_at: str | None
     end_reason: str | None  # None while running (or killed, not yet found out)
+    far_off_likes: int = 0  # likes whose time jumped far from the stream's (windows.StreamClock)
 
 
 @dataclass
@@ -102,12 +103,12 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
     ).fetchone()
     run_row = conn.execute(
         # A run begun before runs.last_events_at existed: its last commit, if it had events.
-        "SELECT run_id, started_at, ended_at, end_reason,"
+        "SELECT run_id, started_at, ended_at, end_reason, far_off_likes,"
         " coalesce(last_events_at, CASE WHEN events > 0 THEN last_commit_at END, started_at)"
         " FROM runs ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
-    run = None if run_row is None else Run(*run_row[:4])
-    events_at = None if run_row is None else run_row[4]
+    run = None if run_row is None else Run(*run_row[:5])
+    events_at = None if run_row is None else run_row[5]
     gaps = [
         Gap(*row)
         for row in conn.execute(
@@ -228,6 +229,12 @@ def _run_lines(status: Status) -> list[str]:
     if status.starved and status.seconds_since_events is not None:
         silent = duration(status.seconds_since_events)
         lines.append(f"  no events for {silent} while handle-stream runs: is ./bluesky stalled?")
+    if run.far_off_likes:
+        jumps = f"{run.far_off_likes:,} like{'s' if run.far_off_likes != 1 else ''}"
+        lines.append(
+            f"  event times jumped: {jumps} stamped over 10 min from the stream's time"
+            " (counted in their own minutes; the lag follows the stream)"
+        )
     return lines
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blueskypipe import words
 from blueskypipe.aggregate import Aggregator, Batch
 from blueskypipe.windows import LikeWindows
 from tests.helpers import did, event, post
@@ -136,3 +138,65 @@ def test_a_restored_window_survives_first_batches_without_events() -> None:
     second.take_batch()
     second.add_lines([event("2025-03-16T12:00:50", repo=user)])
     assert second.take_batch().fast_likers[user].likes == 50
+
+
+def test_a_stray_timestamp_at_a_chunk_end_keeps_every_window() -> None:
+    """A real fast liker (50 likes in 25 s) is still found when another user's
+    line stamped far off ends a chunk and a batch (it used to rotate the
+    windows twice). The stray counts in its own minute; the run's last event
+    time and the retention clock stay with the stream."""
+    crowd = [
+        event(f"2025-03-16T12:39:{i // 20:02d}.{i % 20 * 50_000:06d}", repo=did(i % 300)) for i in range(1200)
+    ]
+    fast = [event(f"2025-03-16T12:40:{i // 2:02d}.{i % 2 * 500_000:06d}", repo=did(9999)) for i in range(50)]
+    for stray in ("9999-12-31T23:59:59", "1970-01-01T00:00:00", "2025-03-16T11:40:00", "2025-03-16T12:42:00"):
+        agg = Aggregator()
+        agg.add_lines(crowd + fast[:25] + [event(stray, repo=did(7))])
+        first = agg.take_batch()
+        agg.add_lines([event("2025-03-16T12:40:12.6", repo=did(8))])
+        agg.take_batch()
+        agg.add_lines(fast[25:])
+        last = agg.take_batch()
+        assert last.fast_likers[did(9999)].likes == 50, stray
+        assert first.likes_by_user_minute[stray[:16].replace("T", " ")][did(7)] == 1
+        # Within 10 minutes of the stream's time, a last event time is taken as it is.
+        last_time = first.last_event_time
+        assert last_time is not None and last_time[:15] in ("2025-03-16T12:3", stray[:15])
+        assert not last_time.startswith(("9999", "1970", "2025-03-16T11"))
+        assert first.stream_micros is not None and last.stream_micros is not None
+        assert abs(last.stream_micros - first.stream_micros) < 120_000_000
+    # Each far-off stray is counted as a jump of event time, for the status.
+    assert first.far_off_likes == 0 and agg.windows.clock.now is not None
+
+
+def test_a_far_off_like_is_counted_as_a_jump() -> None:
+    agg = Aggregator()
+    agg.add_lines([event(f"2025-03-16T12:00:{i % 60:02d}", repo=did(i)) for i in range(200)])
+    agg.add_lines([event("9999-12-31T23:59:59", repo=did(1)), event("2025-03-16T12:01:00", repo=did(2))])
+    assert agg.take_batch().far_off_likes == 1
+
+
+def test_a_line_whose_fold_raises_is_rejected_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No exception raised while folding one line ends the run: that line is
+    rejected as internal_error, with the exception's summary; the others are kept."""
+
+    def broken(text: str, langs: object) -> None:
+        if "boom" in text:
+            raise KeyError("a bug nobody foresaw")
+
+    monkeypatch.setattr(words, "meaningful_words", broken)
+    heard: list[tuple[str, str | None]] = []
+    agg = Aggregator()
+    agg.add_lines(
+        [
+            event("2025-03-16T12:00:00", repo=did(1)),
+            post("2025-03-16T12:00:01", "engineering boom", ["de"]),
+            post("2025-03-16T12:00:02", "engineering fine", ["fr"]),
+        ],
+        lambda reason, line, detail: heard.append((reason, detail)),
+    )
+    batch = agg.take_batch()
+    assert heard == [("internal_error", "KeyError: 'a bug nobody foresaw'")]
+    assert batch.rejects == {"internal_error": 1}
+    assert (batch.events, batch.by_collection) == (2, {LIKE: 1, "app.bsky.feed.post": 1})
+    assert batch.posts_by_lang == {"fr": 1}  # the failed post left no trace

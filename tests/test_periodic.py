@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
+from typing import IO
 
 import pytest
 
 from blueskypipe.export import LOCK_NAME
 from tests import reference
-from tests.helpers import ROOT, Pipeline, event, post
+from tests.helpers import ROOT, Pipeline, committed, event, post, wait_for
 from tests.streams import stream
 
 
@@ -69,3 +72,39 @@ def test_concurrent_periodic_runs(pipeline: Pipeline) -> None:
     assert pipeline.csv("likes-per-minutes.csv") == expected
     left = [p for p in pipeline.metrics.iterdir() if p.name.startswith(".") and p.name != LOCK_NAME]
     assert not left, "temp files left behind"
+
+
+def test_csvs_never_go_back_to_an_older_snapshot(pipeline: Pipeline) -> None:
+    """Overlapping periodic runs while the stream writes: a slower run that read
+    an older snapshot must not rename its file last."""
+    lines, _ = stream(seed=38, n=100_000)
+    writer = pipeline.spawn("--flush-interval", "0.02")
+    assert writer.stdin is not None
+    feeding = feed_slowly(writer.stdin, lines, per_step=100, pause=0.005)
+    command = [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)]
+    chart = pipeline.metrics / "likes-per-minutes.csv"
+    seen: list[int] = []
+    wait_for(lambda: committed(pipeline.db) > 0)
+    while feeding.is_alive():
+        procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(6)]
+        while any(proc.poll() is None for proc in procs):
+            if chart.exists():
+                seen.append(sum(int(row[1]) for row in pipeline.csv(chart.name)[1:]))
+        assert [proc.wait() for proc in procs] == [0] * 6
+    assert writer.wait(timeout=60) == 0
+    assert len(seen) > 100 and seen == sorted(seen)
+
+
+def feed_slowly(stdin: IO[bytes], lines: list[bytes], per_step: int, pause: float) -> threading.Thread:
+    """Write `lines` on a thread, `per_step` at a time, then close the pipe."""
+
+    def write() -> None:
+        for i in range(0, len(lines), per_step):
+            stdin.write(b"".join(line + b"\n" for line in lines[i : i + per_step]))
+            stdin.flush()
+            time.sleep(pause)
+        stdin.close()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread

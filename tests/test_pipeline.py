@@ -10,8 +10,9 @@ import time
 import orjson
 import pytest
 
+from blueskypipe.db import SCHEMA_VERSION
 from tests import reference
-from tests.helpers import SAMPLE, Pipeline, did, event
+from tests.helpers import ROOT, SAMPLE, Pipeline, did, event, post
 from tests.streams import Words, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
@@ -286,3 +287,84 @@ def test_a_like_in_the_first_hour_of_year_one_is_counted(pipeline: Pipeline) -> 
         ["0001-01-01 00:00:00", "1"],
         ["2025-03-16 12:00:00", "1"],
     ]
+
+
+def test_one_long_post_neither_crashes_nor_loses_the_batch(pipeline: Pipeline) -> None:
+    """16 KB of 'a.' made the tokenizer's guard raise after 5 s, and the like before it was lost."""
+    lines = [
+        event("2025-03-16T12:00:00"),
+        post("2025-03-16T12:00:01", "engineering " + "a." * 8000, ["en"]),
+        post("2025-03-16T12:00:02", "Bridges engineering " + "a.-" * 5000, ["en"]),
+    ]
+    started = time.monotonic()
+    result = pipeline.ingest(lines)
+    assert time.monotonic() - started < 30  # a subprocess: a loose bound; `make bench` times the word path
+    assert b"Traceback" not in result.stderr
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "1"]]
+    assert pipeline.csv("top-10-word.csv")[1:] == [["bridges", "1"]]
+    assert pipeline.csv("posts-per-language.csv")[1:] == [["en", "2"]]
+
+
+def test_first_line_bom_date_only_and_lone_surrogate(pipeline: Pipeline) -> None:
+    lines = [
+        b"\xef\xbb\xbf" + event("2025-03-16T12:00:00"),  # a BOM before the first line is not part of it
+        event("2025-03-16"),  # a date without a time has no minute
+        event("2025-03-16T12:00:01").replace(b'"create"', b'"\\ud800"'),
+        b"\xef\xbb\xbf" + event("2025-03-16T12:00:02"),  # ...but elsewhere it is
+    ]
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "1"]]
+    with sqlite3.connect(pipeline.db) as conn:
+        counts = dict(conn.execute("select name, n from ingest_counts where name like 'rejected:%'"))
+    assert counts == {"rejected:bad_timestamp": 1, "rejected:lone_surrogate": 1, "rejected:invalid_json": 1}
+
+
+def test_stdin_closed_is_one_line(pipeline: Pipeline) -> None:
+    result = subprocess.run(
+        ["sh", "-c", f"{ROOT / 'handle-stream'} --db {pipeline.db} <&-"], capture_output=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "handle-stream: error: stdin is closed: pipe the events in (./bluesky | ./handle-stream)"
+    ]
+
+
+def test_a_newer_database_is_refused_by_both_tools_before_any_input(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:00")])
+    conn = sqlite3.connect(pipeline.db)
+    conn.execute(f"pragma user_version = {SCHEMA_VERSION + 1}")
+    conn.close()  # the last connection: the WAL is copied back and removed
+    before = pipeline.db.read_bytes()
+    # stdin stays open and empty: the refusal must not wait for input.
+    writer = pipeline.spawn(stderr=subprocess.PIPE)
+    _, stderr = writer.communicate(timeout=60)
+    assert writer.returncode == 1
+    (line,) = stderr.decode().splitlines()
+    assert f"schema is version {SCHEMA_VERSION + 1}, newer than this blueskypipe's {SCHEMA_VERSION}" in line
+    result = pipeline.periodic(status=1)
+    assert f"schema is version {SCHEMA_VERSION + 1}" in result.stderr.decode()
+    assert len(result.stderr.decode().splitlines()) == 1
+    assert pipeline.db.read_bytes() == before
+
+
+def as_a_terminal_starts_it() -> None:
+    """SIGINT at its default and unblocked, whatever started the tests."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def test_ctrl_c_during_start_up_prints_no_traceback(pipeline: Pipeline) -> None:
+    for delay in (0.0, 0.01, 0.03, 0.06, 0.1, 0.2):
+        proc = subprocess.Popen(
+            [str(ROOT / "handle-stream"), "--db", str(pipeline.db)],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=as_a_terminal_starts_it,  # noqa: PLW1509 - this test starts no thread
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert b"Traceback" not in stderr, (delay, stderr.decode())
+        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode)
