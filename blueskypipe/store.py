@@ -70,7 +70,7 @@ _UPSERTS = {
 }
 
 # A user's saved window: a JSON list of like times (microseconds, times.py).
-# Times far off are harmless: the windows forget them within two spans.
+# Times far off are harmless: the windows forget them with their user.
 _SAVED_TIMES = msgspec.json.Decoder(list[int])
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}

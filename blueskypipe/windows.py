@@ -72,12 +72,13 @@ class StreamClock:
         more than LATE_MICROS from both the stream's time and the like before."""
         if not times:
             return 0
+        if self.now is None:  # the first likes: judged by their own median
+            self.now = _lower_median(times[-CLOCK_SAMPLE:])
         jumps = self._jumps(times)
         latest = self._latest
         latest.extend(times[-CLOCK_SAMPLE:])
         del latest[:-CLOCK_SAMPLE]
-        # The lower median: with two likes, one stray cannot win.
-        self.now = sorted(latest)[(len(latest) - 1) // 2]
+        self.now = _lower_median(latest)
         return jumps
 
     def agrees(self, t: int, before: int | None = None) -> bool:
@@ -94,7 +95,7 @@ class StreamClock:
         now = self.now
         if now is None or (now - LATE_MICROS <= min(times) and max(times) <= now + LATE_MICROS):
             return 0  # the common chunk, decided in C
-        before = self._latest[-1]
+        before = self._latest[-1] if self._latest else None
         jumps = 0
         for t in times:
             jumps += not self.agrees(t, before)
@@ -180,6 +181,11 @@ class LikeWindows:
             for generation in (self._older, self._recent)
             for user, held in generation.items()
         }
+
+
+def _lower_median(times: Sequence[int]) -> int:
+    # The lower one: of two likes, a stray cannot win.
+    return sorted(times)[(len(times) - 1) // 2]
 
 
 def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 from blueskypipe.db import SCHEMA_VERSION
 from tests.helpers import FIXTURES, Pipeline, event, post, query
@@ -146,3 +147,15 @@ def test_the_upgrade_from_v3_keeps_each_time_once_and_gives_the_runs_their_minut
         assert not {"first_event_time", "last_event_time", "last_commit_at"} & {
             key for (key,) in conn.execute("select key from ingest_state")
         }
+
+
+def test_an_old_database_gains_far_off_likes(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:00")])
+    with closing(sqlite3.connect(pipeline.db)) as conn:
+        conn.execute("alter table runs drop column far_off_likes")
+        conn.execute("pragma user_version = 6")
+    pipeline.ingest(
+        [event("2025-03-16T12:00:01"), event("9999-01-01T00:00:00"), event("2025-03-16T12:00:02")]
+    )
+    assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
+    assert query(pipeline.db, "select group_concat(far_off_likes) from runs") == "0,1"
