@@ -100,6 +100,9 @@ class Aggregator:
         # The latest event time recorded for the runs table, for telling a
         # stray line from the next event of a sparse stream.
         self._last_sane: int | None = None
+        # The first and last event times seen while the stream had no time
+        # yet (too few likes to tell a stray from the stream), not yet recorded.
+        self._unjudged: tuple[str, str] | None = None
 
     def add_lines(  # noqa: PLR0912, PLR0915 - one loop, without calls, on purpose
         self, lines: Sequence[bytes], on_reject: OnReject | None = None
@@ -225,10 +228,19 @@ class Aggregator:
         """Record the chunk's first and last event times, for the runs table
         and the status's lag; one far from the stream's time (a stray line)
         is replaced by the stream's time, so that it cannot show as the run's
-        last event."""
+        first or last event. Until the stream has a time, the span waits."""
+        if self._unjudged is not None:
+            first = self._unjudged[0]
+        self._unjudged = (first, last)
+        if self.windows.clock.now is not None:
+            self._record_span()
+
+    def _record_span(self) -> None:
+        assert self._unjudged is not None
         batch = self.batch
-        first, first_minute = self._sane_time(first)
-        last, last_minute = self._sane_time(last)
+        first, first_minute = self._sane_time(self._unjudged[0])
+        last, last_minute = self._sane_time(self._unjudged[1])
+        self._unjudged = None
         if batch.first_event_time is None:
             batch.first_event_time, batch.first_minute = first, first_minute
         batch.last_event_time, batch.last_minute = last, last_minute
@@ -265,6 +277,8 @@ class Aggregator:
     def take_batch(self, final: bool = False) -> Batch:
         """Hand over the current batch and start an empty one; the `final`
         batch of a run carries a snapshot of the fast-liker windows."""
+        if final and self._unjudged is not None:
+            self._record_span()  # the run ends before its stream told a time: as received
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()

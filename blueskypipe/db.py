@@ -75,7 +75,7 @@ class ReadError(Exception):
     """The database cannot be read (not a database, unreadable, a newer schema's upgrade failed)."""
 
 
-class NewerSchema(sqlite3.DatabaseError):
+class NewerSchema(Exception):
     """The database was written by a newer version of blueskypipe; nothing was changed."""
 
     def __init__(self, found: int) -> None:
@@ -100,7 +100,7 @@ def snapshot(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
             conn.execute("COMMIT")
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, NewerSchema) as exc:
         msg = f"cannot read {path}: {exc}"
         raise ReadError(msg) from exc
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from blueskypipe.windows import LATE_MICROS
+
 # periodic warns when handle-stream has been silent longer than this; it
 # commits at least every HEARTBEAT_SECONDS (15 s, flush.py) while it runs.
 STALE_SECONDS = 60
@@ -230,10 +232,11 @@ def _run_lines(status: Status) -> list[str]:
         silent = duration(status.seconds_since_events)
         lines.append(f"  no events for {silent} while handle-stream runs: is ./bluesky stalled?")
     if run.far_off_likes:
-        jumps = f"{run.far_off_likes:,} like{'s' if run.far_off_likes != 1 else ''}"
+        times = "once" if run.far_off_likes == 1 else f"{run.far_off_likes:,} times"
         lines.append(
-            f"  event times jumped: {jumps} stamped over 10 min from the stream's time"
-            " (counted in their own minutes; the lag follows the stream)"
+            f"  event times jumped {times}: a like stamped over {LATE_MICROS // 60_000_000} min from"
+            " the stream's time and from the like before"
+            " (it counts in its own minute; the lag follows the stream)"
         )
     return lines
 

@@ -16,7 +16,7 @@ import msgspec
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import check_version, connect, ensure_schema, local_now, transaction
+from blueskypipe.db import NewerSchema, check_version, connect, ensure_schema, local_now, transaction
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
@@ -114,7 +114,7 @@ class Store:
             self.conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             # What an upgrade changed in the data, for the run's owner to tell once.
             self.upgrade_notes = ensure_schema(self.conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, NewerSchema) as exc:
             msg = f"cannot open {path}: {exc}"
             raise StoreError(msg) from exc
         self.run_id: int | None = None

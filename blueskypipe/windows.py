@@ -9,21 +9,25 @@ is decided by the stream's time (`StreamClock`: the median of the latest
 likes, which no handful of stray lines can move), never by one line's
 timestamp:
 
-- Below `threshold` likes nothing is dropped (no window can reach it). From
-  there on, likes older than HORIZON_MICROS before the stream's time (or
-  before the like being added, if that is older) are cut off: no like that
-  arrives at most LATE_MICROS out of order can share a window with them.
+- Likes older than HORIZON_MICROS before the stream's time (or before the
+  like being added, if that is older) are cut off: no like that arrives at
+  most LATE_MICROS out of order can share a window with them.
 - Users are kept in two generations, the users touched since the last
-  rotation and those of the one before. A rotation, when the stream's time
-  is ROTATE_MICROS away from the previous one (either way: a clock set back
-  must not pin the users of the abandoned future), drops the older
-  generation whole: its users have been silent for that long. Memory is
+  rotation and those of the one before. A rotation drops the older
+  generation whole: its users have been silent for ROTATE_MICROS of the
+  stream's time. It comes when the stream's time is ROTATE_MICROS past the
+  last rotation, or, after the stream went back more than that (a clock set
+  back), once it has gone ROTATE_MICROS on from there: so a clock set back
+  does not pin the users of the abandoned future in memory, and a block of
+  old likes that comes and goes rotates nothing. Memory is
   bounded by the likes of the last two rotations, and no pass ever visits
-  the users that stay.
+  the users that stay. Like times are held in arrays of 64-bit integers,
+  8 bytes a like.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,8 +41,10 @@ LATE_MICROS = 10 * SPAN_MICROS
 HORIZON_MICROS = LATE_MICROS + SPAN_MICROS
 # A user silent for this much stream time holds no like a later one can join.
 ROTATE_MICROS = HORIZON_MICROS + SPAN_MICROS
-# How many of the latest likes the stream's time is the median of.
+# How many of the latest likes the stream's time is the median of, and how
+# many it needs before it tells a time at all (until then nothing is forgotten).
 CLOCK_SAMPLE = 101
+CLOCK_MIN_SAMPLE = 21
 
 # The held like times (microseconds) of each user, as saved across a restart.
 WindowSnapshot = dict[str, list[int]]
@@ -65,19 +71,19 @@ class StreamClock:
 
     def __init__(self) -> None:
         self._latest: list[int] = []
-        self.now: int | None = None  # None until a like has been seen
+        self.now: int | None = None  # None until CLOCK_MIN_SAMPLE likes have been seen
 
     def observe(self, times: Sequence[int]) -> int:
         """Take in a chunk's like times; return how many of them jumped: lie
         more than LATE_MICROS from both the stream's time and the like before."""
-        if not times:
-            return 0
-        if self.now is None:  # the first likes: judged by their own median
-            self.now = _lower_median(times[-CLOCK_SAMPLE:])
-        jumps = self._jumps(times)
         latest = self._latest
         latest.extend(times[-CLOCK_SAMPLE:])
         del latest[:-CLOCK_SAMPLE]
+        if len(latest) < CLOCK_MIN_SAMPLE:
+            return 0
+        if self.now is None:  # the first likes: judged by their own median
+            self.now = _lower_median(latest)
+        jumps = self._jumps(times, latest[-len(times) - 1] if len(times) < len(latest) else None)
         self.now = _lower_median(latest)
         return jumps
 
@@ -91,11 +97,10 @@ class StreamClock:
             or (before is not None and abs(t - before) <= LATE_MICROS)
         )
 
-    def _jumps(self, times: Sequence[int]) -> int:
+    def _jumps(self, times: Sequence[int], before: int | None) -> int:
         now = self.now
-        if now is None or (now - LATE_MICROS <= min(times) and max(times) <= now + LATE_MICROS):
+        if not times or now is None or (now - LATE_MICROS <= min(times) and max(times) <= now + LATE_MICROS):
             return 0  # the common chunk, decided in C
-        before = self._latest[-1] if self._latest else None
         jumps = 0
         for t in times:
             jumps += not self.agrees(t, before)
@@ -113,11 +118,15 @@ class LikeWindows:
     def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
         self.clock = StreamClock()
-        self._recent: dict[str, list[int]] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
-        self._older: dict[str, list[int]] = {}
-        # Set by the first rotation, which rotates nothing: restored windows,
-        # or a first like far off, must not age out at once.
+        self._recent: dict[str, array[int]] = {
+            user: array("q", sorted(t)) for user, t in (snapshot or {}).items() if t
+        }
+        self._older: dict[str, array[int]] = {}
+        # The stream's time at the last rotation. The first rotation rotates
+        # nothing: restored windows must not age out at once.
         self._rotated_at: int | None = None
+        # The earliest stream's time since it went ROTATE_MICROS back from there.
+        self._back_since: int | None = None
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._older)
@@ -140,18 +149,17 @@ class LikeWindows:
             if held is None:
                 held = older.pop(user, None)
                 if held is None:
-                    recent[user] = [t]
+                    recent[user] = array("q", (t,))
                     if threshold <= 1:
                         keep_best(peaks, user, Peak(1, t, t))
                     continue
                 recent[user] = held
             if t >= held[-1]:
                 held.append(t)
+                if held[0] < t - HORIZON_MICROS:  # _floor is no higher: often nothing to cut
+                    _cut(held, _floor(t, now))
                 if len(held) < threshold:
-                    continue  # no window can reach it: old likes may wait
-                floor = (t if now is None or t < now else now) - HORIZON_MICROS
-                if held[0] < floor:
-                    del held[: bisect_left(held, floor)]
+                    continue  # no window can reach it
                 start = bisect_right(held, t - SPAN_MICROS)
                 if len(held) - start >= threshold:
                     keep_best(peaks, user, Peak(len(held) - start, held[start], t))
@@ -163,21 +171,32 @@ class LikeWindows:
 
     def rotate(self) -> None:
         """Forget the users silent since the rotation before the last one, once
-        the stream's time is ROTATE_MICROS or more away from the last rotation."""
-        now = self.clock.now
+        the stream's time has gone ROTATE_MICROS on from the last rotation (or,
+        when it went back further than that, from where it went back to)."""
+        now, last = self.clock.now, self._rotated_at
         if now is None:
-            return  # no like yet: nothing tells the time
-        if self._rotated_at is not None and abs(now - self._rotated_at) < ROTATE_MICROS:
-            return
-        if self._rotated_at is not None:
-            self._older, self._recent = self._recent, {}
-        self._rotated_at = now
+            return  # too few likes yet: nothing tells the time
+        if last is None:
+            self._rotated_at = now
+        elif now >= last + ROTATE_MICROS:
+            self._turn(now)
+        elif now > last - ROTATE_MICROS:
+            self._back_since = None  # back within a rotation: a late block, not a step
+        elif self._back_since is None or now < self._back_since:
+            self._back_since = now
+        elif now >= self._back_since + ROTATE_MICROS:
+            self._turn(now)
+
+    def _turn(self, now: int) -> None:
+        self._older, self._recent = self._recent, {}
+        self._rotated_at, self._back_since = now, None
 
     def snapshot(self) -> WindowSnapshot:
         """The like times per user that can still share a window with later likes,
         for saving across a restart."""
+        now = self.clock.now
         return {
-            user: [t for t in held if t >= _floor(held[-1], self.clock.now)]
+            user: [t for t in held if now is None or t >= _floor(held[-1], now)]
             for generation in (self._older, self._recent)
             for user, held in generation.items()
         }
@@ -200,18 +219,27 @@ def _floor(t: int, now: int | None) -> int:
     return (t if now is None or t < now else now) - HORIZON_MICROS
 
 
-def _add_late(held: list[int], t: int, threshold: int, now: int | None) -> Peak | None:
+def _cut(held: array[int], floor: int) -> None:
+    del held[: bisect_left(held, floor)]
+
+
+def _add_late(held: array[int], t: int, threshold: int, now: int | None) -> Peak | None:
     """Insert a like older than the user's newest; return the fullest window
     holding it if that reaches `threshold`."""
     insort(held, t)
-    if len(held) < threshold:
-        return None
     floor = _floor(t, now)
     if held[0] < floor:
-        del held[: bisect_left(held, floor)]
-    # An out-of-order like only changes windows that start in (t - span, t].
+        _cut(held, floor)
+    if len(held) < threshold:
+        return None
     first = bisect_right(held, t - SPAN_MICROS)
     last = bisect_right(held, t) - 1
+    if last + 1 == len(held) or held[last + 1] >= t + SPAN_MICROS:
+        # Nothing held in the span after t (its only later likes are far
+        # ahead: a stray of the user's own): t ends its fullest window.
+        likes = last + 1 - first
+        return Peak(likes, held[first], t) if likes >= threshold else None
+    # An out-of-order like only changes windows that start in (t - span, t].
     best = Peak(0, t, t)
     for i in range(first, last + 1):
         stop = bisect_left(held, held[i] + SPAN_MICROS, lo=i)

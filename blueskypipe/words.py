@@ -38,9 +38,9 @@ LEMMA_LANG = "en"
 
 # The word path's cost per post is bounded whatever the text. A real post is
 # at most 3,000 bytes (and 300 graphemes) by the post lexicon, so only that
-# much of a text is read; and the forms looked up in the English dictionary
-# (~30 µs each when it does not know them) are capped at more than any real
-# post has (at most 40 in 10,000 real posts).
+# much of a text is read; and only its first MAX_FORMS candidate words count,
+# as each costs a look-up in the English dictionary (~30 µs when it does not
+# know the word): more than any real post has (at most 40 in 10,000).
 MAX_TEXT_CHARS = 3000
 MAX_FORMS = 64
 
@@ -209,17 +209,17 @@ def meaningful_words(text: str, langs: Collection[str]) -> Words | None:
 def _tokenizer() -> RegexpTokenizer:
     from nltk.tokenize import RegexpTokenizer
 
-    # A domain is tried only where a chain of labels starts: from inside one
-    # ("a.a.a…"), the chain was already tried from its start and failed, and
-    # trying again at every label made long texts cost the square of their
-    # length. The labels are possessive, as a label never ends but at a dot.
+    # A domain is tried at every label of a chain ("a.a.a…", "a-a-a…"), and
+    # each try used to scan to the chain's end: the square of the length.
+    # So it is never tried from inside a label (that label's start was
+    # tried), and it reads at most 8 labels before its top-level domain.
     return RegexpTokenizer(
         r"""
           https?://\S+                                   # URL
         | www\.\S+                                       # bare URL
         | @[\w.:-]+                                      # mention (handles have dots)
-        | (?<![\w-])(?<![\w-]\.)                          # domain, from a chain's start;
-          (?:[\w-]++\.)+(?![A-Z])[^\W\d_]{2,}(?:/\S*)?\b   # "end.Next" is two words
+        | (?<![\w-])(?:[\w-]++\.){1,8}                   # domain; "end.Next" is two words
+          (?![A-Z])[^\W\d_]{2,}(?:/\S*)?\b
         | \#\w+                                          # hashtag
         | \w+(?:['’]\w+)*                                # word, contractions kept whole
         """,

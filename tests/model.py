@@ -123,6 +123,16 @@ def stray(world: World) -> None:
         world.lines.append(post(ts, "a stray post", rng.choice(LANGS), repo=world.user()))
 
 
+def replayed_block(world: World) -> None:
+    """A block of old likes (a piece of a replayed file), from two hours
+    before the stream began, then the stream goes on."""
+    rng = world.rng
+    at = START - timedelta(hours=2, seconds=-rng.uniform(0, 600))
+    for _ in range(rng.randrange(60, 400)):
+        at += timedelta(microseconds=rng.randrange(0, 40_000))
+        world.lines.append(event(at.isoformat(), repo=world.user()))
+
+
 def ahead(world: World) -> None:
     """A like stamped two minutes ahead of the producer's clock."""
     at = world.now + timedelta(minutes=2)
@@ -187,6 +197,7 @@ KINDS: dict[str, tuple[float, Callable[[World], None]]] = {
     "same instant": (0.5, same_instant),
     "clock step": (0.05, clock_step),
     "stray": (0.3, stray),
+    "replayed block": (0.02, replayed_block),
     "two minutes ahead": (0.3, ahead),
     "post": (12, plain_post),
     "long post": (0.3, long_post),

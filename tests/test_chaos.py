@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from blueskypipe.export import LOCK_NAME
 from tests import reference
 from tests.helpers import ROOT, PeakRss, Pipeline, committed, event, post, query, record, simulate_to_file
 from tests.streams import stream
@@ -402,7 +403,7 @@ def test_periodic_into_a_full_metrics_folder(pipeline: Pipeline) -> None:
     pipeline.ingest(lines[:10_000])
     with tmpfs(pipeline.metrics, "1m") as metrics:
         pipeline.periodic()
-        before = {path.name: path.read_bytes() for path in metrics.iterdir()}
+        before = {path.name: path.read_bytes() for path in metrics.iterdir() if path.name != LOCK_NAME}
         fill(metrics)
         pipeline.ingest(lines[10_000:])  # every file would change
         result = subprocess.run(
@@ -410,7 +411,11 @@ def test_periodic_into_a_full_metrics_folder(pipeline: Pipeline) -> None:
             capture_output=True,
             timeout=60,
         )
-        after = {path.name: path.read_bytes() for path in metrics.iterdir() if path.name != "filler"}
+        after = {
+            path.name: path.read_bytes()
+            for path in metrics.iterdir()
+            if path.name not in ("filler", LOCK_NAME)
+        }
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert stderr.count("\n") == 1, stderr

@@ -317,7 +317,7 @@ def test_chunks_of_any_size_fold_as_every_line_alone() -> None:
         size = rng.choice([1, 2, 7, 100, 1000, 5000])
         aggregator.add_lines(lines[at : at + size])
         at += size
-    together = aggregator.take_batch()
+    together = aggregator.take_batch(final=True)
     alone = [folded(line, after=None) for line in lines]
     for name in ("likes_by_minute", "by_collection", "posts_by_lang", "word_counts", "rejects"):
         total: Counter[str] = Counter()
@@ -325,9 +325,10 @@ def test_chunks_of_any_size_fold_as_every_line_alone() -> None:
             total.update(getattr(batch, name))
         assert Counter(getattr(together, name)) == total, name
     assert together.ignored_actions == sum(batch.ignored_actions for batch in alone)
-    accepted = [batch for batch in alone if batch.events]
-    assert together.first_event_time == accepted[0].first_event_time
-    assert together.last_event_time == accepted[-1].last_event_time
+    # The first and last event times are judged against the stream's time
+    # (docs/metrics.md#time), which a line alone does not have: only their
+    # presence is compared here; test_aggregate checks their values.
+    assert (together.first_event_time is None) == (together.last_event_time is None) == (together.events == 0)
 
 
 def test_an_escaped_non_ascii_did_is_rejected_on_both_paths() -> None:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from tests import reference
-from tests.helpers import ROOT, Pipeline
-from tests.model import adversarial_stream
+from tests.helpers import ROOT, Pipeline, did, event
+from tests.model import STRAY_TIMES, adversarial_stream
 from tests.streams import Words
 
 MODEL_STREAMS = int(os.environ.get("MODEL_STREAMS", "4"))
@@ -33,9 +34,18 @@ BOM = b"\xef\xbb\xbf"
 
 
 def feed(pipeline: Pipeline, lines: list[bytes], batch_size: str, rng: random.Random) -> None:
-    """One run of ./handle-stream, its input written in pieces of random size."""
+    """One run of ./handle-stream, its input written in pieces of random size,
+    with a pause now and then, so that commits on the interval fall anywhere."""
     proc = subprocess.Popen(
-        [str(ROOT / "handle-stream"), "--db", str(pipeline.db), "--batch-size", batch_size],
+        [
+            str(ROOT / "handle-stream"),
+            "--db",
+            str(pipeline.db),
+            "--batch-size",
+            batch_size,
+            "--flush-interval",
+            "0.01",
+        ],
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -47,6 +57,8 @@ def feed(pipeline: Pipeline, lines: list[bytes], batch_size: str, rng: random.Ra
         proc.stdin.write(data[at : at + size])
         proc.stdin.flush()
         at += size
+        if rng.random() < 0.01:
+            time.sleep(0.02)
     proc.stdin.close()
     stderr = proc.stderr.read()
     assert proc.wait(timeout=300) == 0, stderr.decode()
@@ -68,6 +80,9 @@ def check_stream(seed: int, lines_per_stream: int, tmp_path: Path) -> None:
     lines, words = adversarial_stream(seed, lines_per_stream)
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(lines)), rng.randrange(3)))
+    for cut in reversed(cuts):  # a run may begin with a stray line
+        if rng.random() < 0.5:
+            lines.insert(cut, event(rng.choice(STRAY_TIMES), repo=did(7)))
     runs = [lines[start:end] for start, end in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
     batch_size = rng.choice(BATCH_SIZES)
     pipeline = Pipeline(tmp_path)

@@ -154,8 +154,6 @@ def test_an_old_database_gains_far_off_likes(pipeline: Pipeline) -> None:
     with closing(sqlite3.connect(pipeline.db)) as conn:
         conn.execute("alter table runs drop column far_off_likes")
         conn.execute("pragma user_version = 6")
-    pipeline.ingest(
-        [event("2025-03-16T12:00:01"), event("9999-01-01T00:00:00"), event("2025-03-16T12:00:02")]
-    )
+    pipeline.ingest([event(f"2025-03-16T12:00:{s:02d}") for s in range(30)] + [event("9999-01-01T00:00:00")])
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     assert query(pipeline.db, "select group_concat(far_off_likes) from runs") == "0,1"
