@@ -69,6 +69,9 @@ _UPSERTS = {
     "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
 }
 
+# Saved fast-liker windows are written this many users per statement.
+WINDOWS_PER_STATEMENT = 2_000
+
 # A user's saved window: a JSON list of like times (microseconds, times.py).
 # Times far off are harmless: the windows forget them with their user.
 _SAVED_TIMES = msgspec.json.Decoder(list[int])
@@ -250,12 +253,17 @@ class Store:
 
     def _replace_windows(self, windows: WindowSnapshot) -> None:
         self.conn.execute("DELETE FROM like_windows")
-        # One json_each statement, like the rollups: executemany would hand
-        # the GIL back and forth once per user (see _UPSERTS).
-        self.conn.execute(
-            "INSERT INTO like_windows (user_id, times) SELECT key, value FROM json_each(?)",
-            (orjson.dumps({user: times for user, times in windows.items() if times}),),
-        )
+        # json_each statements, like the rollups: executemany would hand the
+        # GIL back and forth once per user (see _UPSERTS). Several of them:
+        # one document of every window (11 minutes of likes) doubled the
+        # peak memory of a run at its very end.
+        users = [user for user, times in windows.items() if times]
+        for start in range(0, len(users), WINDOWS_PER_STATEMENT):
+            chunk = {user: list(windows[user]) for user in users[start : start + WINDOWS_PER_STATEMENT]}
+            self.conn.execute(
+                "INSERT INTO like_windows (user_id, times) SELECT key, value FROM json_each(?)",
+                (orjson.dumps(chunk),),
+            )
 
 
 def _rollup_rows(batch: Batch) -> dict[str, object]:

@@ -9,9 +9,11 @@ is decided by the stream's time (`StreamClock`: the median of the latest
 likes, which no handful of stray lines can move), never by one line's
 timestamp:
 
-- Likes older than HORIZON_MICROS before the stream's time (or before the
-  like being added, if that is older) are cut off: no like that arrives at
-  most LATE_MICROS out of order can share a window with them.
+- Below `threshold` likes nothing is dropped (no window can reach it, and
+  the list is short). From there on, likes older than HORIZON_MICROS before
+  the stream's time (or before the like being added, if that is older) are
+  cut off: no like that arrives at most LATE_MICROS out of order can share a
+  window with them.
 - Users are kept in two generations, the users touched since the last
   rotation and those of the one before. A rotation drops the older
   generation whole: its users have been silent for ROTATE_MICROS of the
@@ -21,8 +23,7 @@ timestamp:
   does not pin the users of the abandoned future in memory, and a block of
   old likes that comes and goes rotates nothing. Memory is
   bounded by the likes of the last two rotations, and no pass ever visits
-  the users that stay. Like times are held in arrays of 64-bit integers,
-  8 bytes a like.
+  the users that stay.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 SPAN_MICROS = 60_000_000
 THRESHOLD = 50
@@ -45,9 +47,15 @@ ROTATE_MICROS = HORIZON_MICROS + SPAN_MICROS
 # many it needs before it tells a time at all (until then nothing is forgotten).
 CLOCK_SAMPLE = 101
 CLOCK_MIN_SAMPLE = 21
+# A user's like times move from a list to an array of 64-bit integers (8
+# bytes a like instead of 40) when they hold this many: most users like once
+# or twice, and a list is the cheaper start.
+COMPACT_AT = 4
 
-# The held like times (microseconds) of each user, as saved across a restart.
-WindowSnapshot = dict[str, list[int]]
+# A user's held like times (microseconds), sorted.
+Held: TypeAlias = "list[int] | array[int]"  # array is not subscriptable at run time
+# The held like times of each user, as saved across a restart.
+WindowSnapshot: TypeAlias = "dict[str, Held]"
 
 
 @dataclass(slots=True)
@@ -118,10 +126,8 @@ class LikeWindows:
     def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
         self.clock = StreamClock()
-        self._recent: dict[str, array[int]] = {
-            user: array("q", sorted(t)) for user, t in (snapshot or {}).items() if t
-        }
-        self._older: dict[str, array[int]] = {}
+        self._recent: dict[str, Held] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
+        self._older: dict[str, Held] = {}
         # The stream's time at the last rotation. The first rotation rotates
         # nothing: restored windows must not age out at once.
         self._rotated_at: int | None = None
@@ -149,17 +155,20 @@ class LikeWindows:
             if held is None:
                 held = older.pop(user, None)
                 if held is None:
-                    recent[user] = array("q", (t,))
+                    recent[user] = [t]
                     if threshold <= 1:
                         keep_best(peaks, user, Peak(1, t, t))
                     continue
                 recent[user] = held
             if t >= held[-1]:
                 held.append(t)
+                n = len(held)
+                if n < threshold:
+                    if n == COMPACT_AT:
+                        recent[user] = array("q", held)
+                    continue  # no window can reach it: old likes may wait
                 if held[0] < t - HORIZON_MICROS:  # _floor is no higher: often nothing to cut
                     _cut(held, _floor(t, now))
-                if len(held) < threshold:
-                    continue  # no window can reach it
                 start = bisect_right(held, t - SPAN_MICROS)
                 if len(held) - start >= threshold:
                     keep_best(peaks, user, Peak(len(held) - start, held[start], t))
@@ -193,13 +202,14 @@ class LikeWindows:
 
     def snapshot(self) -> WindowSnapshot:
         """The like times per user that can still share a window with later likes,
-        for saving across a restart."""
+        for saving across a restart. The held lists themselves, cut to that (no
+        copy: at the end of a run, a copy of 11 minutes of likes was its peak)."""
         now = self.clock.now
-        return {
-            user: [t for t in held if now is None or t >= _floor(held[-1], now)]
-            for generation in (self._older, self._recent)
-            for user, held in generation.items()
-        }
+        held_by_user = {**self._older, **self._recent}
+        if now is not None:
+            for held in held_by_user.values():
+                _cut(held, _floor(held[-1], now))
+        return held_by_user
 
 
 def _lower_median(times: Sequence[int]) -> int:
@@ -219,19 +229,19 @@ def _floor(t: int, now: int | None) -> int:
     return (t if now is None or t < now else now) - HORIZON_MICROS
 
 
-def _cut(held: array[int], floor: int) -> None:
+def _cut(held: Held, floor: int) -> None:
     del held[: bisect_left(held, floor)]
 
 
-def _add_late(held: array[int], t: int, threshold: int, now: int | None) -> Peak | None:
+def _add_late(held: Held, t: int, threshold: int, now: int | None) -> Peak | None:
     """Insert a like older than the user's newest; return the fullest window
     holding it if that reaches `threshold`."""
     insort(held, t)
+    if len(held) < threshold:
+        return None
     floor = _floor(t, now)
     if held[0] < floor:
         _cut(held, floor)
-    if len(held) < threshold:
-        return None
     first = bisect_right(held, t - SPAN_MICROS)
     last = bisect_right(held, t) - 1
     if last + 1 == len(held) or held[last + 1] >= t + SPAN_MICROS:

@@ -119,7 +119,8 @@ def test_a_user_who_likes_again_within_a_rotation_survives_rotations() -> None:
         windows.add("steady", i * 40 * S)
         windows.rotate()
     assert len(windows) == 1
-    (held,) = windows.snapshot().values()
+    (saved,) = windows.snapshot().values()
+    held = list(saved)
     # What can still meet a like up to 10 minutes late, behind a stream's
     # time that trails this sparse stream by half its sample.
     assert held == [i * 40 * S for i in range(400) if i * 40 * S >= held[0]]
