@@ -1,8 +1,14 @@
 """`python -m blueskypipe handle-stream|periodic|simulate …`: what the launchers run."""
 
+import signal
 import sys
 
 try:
+    if sys.argv[1:2] == ["handle-stream"]:
+        # scripts/launch started it with SIGINT ignored, past the interpreter's
+        # own start-up; from here a Ctrl-C is a KeyboardInterrupt, caught below.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     from blueskypipe import cli
 
     COMMANDS = {"handle-stream": cli.handle_stream, "periodic": cli.periodic, "simulate": cli.simulate}

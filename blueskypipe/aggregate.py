@@ -277,8 +277,10 @@ class Aggregator:
     def take_batch(self, final: bool = False) -> Batch:
         """Hand over the current batch and start an empty one; the `final`
         batch of a run carries a snapshot of the fast-liker windows."""
-        if final and self._unjudged is not None:
-            self._record_span()  # the run ends before its stream told a time: as received
+        if self._unjudged is not None and (final or not self.windows.clock.seen_likes):
+            # The run ends before its stream told a time, or it has no likes
+            # to tell one by (a stream of posts only): as received.
+            self._record_span()
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()

@@ -17,11 +17,11 @@ timestamp:
 - Users are kept in two generations, the users touched since the last
   rotation and those of the one before. A rotation drops the older
   generation whole: its users have been silent for ROTATE_MICROS of the
-  stream's time. It comes when the stream's time is ROTATE_MICROS past the
-  last rotation, or, after the stream went back more than that (a clock set
-  back), once it has gone ROTATE_MICROS on from there: so a clock set back
-  does not pin the users of the abandoned future in memory, and a block of
-  old likes that comes and goes rotates nothing. Memory is
+  stream's time. It comes when the stream's time has moved ROTATE_MICROS
+  since the last rotation, forwards or backwards (a capture read in
+  reverse), counting only its steps of at most LATE_MICROS: a jump moves
+  nothing, so a block of stray likes that comes and goes rotates nothing,
+  and after a clock step the count goes on from the new time. Memory is
   bounded by the likes of the last two rotations, and no pass ever visits
   the users that stay.
 """
@@ -80,6 +80,10 @@ class StreamClock:
     def __init__(self) -> None:
         self._latest: list[int] = []
         self.now: int | None = None  # None until CLOCK_MIN_SAMPLE likes have been seen
+        # How far it has moved, each way, in steps of at most LATE_MICROS: a
+        # jump (a stray block that comes and goes, a clock step) moves nothing.
+        self.forward = 0
+        self.backward = 0
 
     def observe(self, times: Sequence[int]) -> int:
         """Take in a chunk's like times; return how many of them jumped: lie
@@ -92,8 +96,18 @@ class StreamClock:
         if self.now is None:  # the first likes: judged by their own median
             self.now = _lower_median(latest)
         jumps = self._jumps(times, latest[-len(times) - 1] if len(times) < len(latest) else None)
-        self.now = _lower_median(latest)
+        before, self.now = self.now, _lower_median(latest)
+        move = self.now - before
+        if move > 0 and move <= LATE_MICROS:
+            self.forward += move
+        elif move < 0 and -move <= LATE_MICROS:
+            self.backward -= move
         return jumps
+
+    @property
+    def seen_likes(self) -> bool:
+        """Whether any like has been observed (the stream may still have no time)."""
+        return bool(self._latest)
 
     def agrees(self, t: int, before: int | None = None) -> bool:
         """Whether `t` lies within LATE_MICROS of the stream's time, or of `before`
@@ -126,13 +140,11 @@ class LikeWindows:
     def __init__(self, snapshot: WindowSnapshot | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
         self.clock = StreamClock()
-        self._recent: dict[str, Held] = {user: sorted(t) for user, t in (snapshot or {}).items() if t}
+        self._recent: dict[str, Held] = {user: _held(sorted(t)) for user, t in (snapshot or {}).items() if t}
         self._older: dict[str, Held] = {}
-        # The stream's time at the last rotation. The first rotation rotates
-        # nothing: restored windows must not age out at once.
-        self._rotated_at: int | None = None
-        # The earliest stream's time since it went ROTATE_MICROS back from there.
-        self._back_since: int | None = None
+        # The clock's moves (forward, backward) at the last rotation. The
+        # first rotation rotates nothing: restored windows must not age out at once.
+        self._rotated_at: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._older)
@@ -167,7 +179,7 @@ class LikeWindows:
                     if n == COMPACT_AT:
                         recent[user] = array("q", held)
                     continue  # no window can reach it: old likes may wait
-                if held[0] < t - HORIZON_MICROS:  # _floor is no higher: often nothing to cut
+                if now is not None and held[0] < t - HORIZON_MICROS:  # _floor is no higher
                     _cut(held, _floor(t, now))
                 start = bisect_right(held, t - SPAN_MICROS)
                 if len(held) - start >= threshold:
@@ -180,25 +192,18 @@ class LikeWindows:
 
     def rotate(self) -> None:
         """Forget the users silent since the rotation before the last one, once
-        the stream's time has gone ROTATE_MICROS on from the last rotation (or,
-        when it went back further than that, from where it went back to)."""
-        now, last = self.clock.now, self._rotated_at
-        if now is None:
+        the stream's time has moved ROTATE_MICROS on (either way) since the last
+        rotation, counting no jump."""
+        clock = self.clock
+        if clock.now is None:
             return  # too few likes yet: nothing tells the time
-        if last is None:
-            self._rotated_at = now
-        elif now >= last + ROTATE_MICROS:
-            self._turn(now)
-        elif now > last - ROTATE_MICROS:
-            self._back_since = None  # back within a rotation: a late block, not a step
-        elif self._back_since is None or now < self._back_since:
-            self._back_since = now
-        elif now >= self._back_since + ROTATE_MICROS:
-            self._turn(now)
-
-    def _turn(self, now: int) -> None:
-        self._older, self._recent = self._recent, {}
-        self._rotated_at, self._back_since = now, None
+        moved = (clock.forward, clock.backward)
+        last = self._rotated_at
+        if last is not None and max(moved[0] - last[0], moved[1] - last[1]) < ROTATE_MICROS:
+            return
+        if last is not None:
+            self._older, self._recent = self._recent, {}
+        self._rotated_at = moved
 
     def snapshot(self) -> WindowSnapshot:
         """The like times per user that can still share a window with later likes,
@@ -224,6 +229,10 @@ def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
         peaks[user] = peak
 
 
+def _held(times: list[int]) -> Held:
+    return array("q", times) if len(times) >= COMPACT_AT else times
+
+
 def _floor(t: int, now: int | None) -> int:
     """The oldest like time worth keeping beside a like at `t`."""
     return (t if now is None or t < now else now) - HORIZON_MICROS
@@ -239,9 +248,8 @@ def _add_late(held: Held, t: int, threshold: int, now: int | None) -> Peak | Non
     insort(held, t)
     if len(held) < threshold:
         return None
-    floor = _floor(t, now)
-    if held[0] < floor:
-        _cut(held, floor)
+    if now is not None and held[0] < _floor(t, now):  # until the stream has a time, nothing is cut
+        _cut(held, _floor(t, now))
     first = bisect_right(held, t - SPAN_MICROS)
     last = bisect_right(held, t) - 1
     if last + 1 == len(held) or held[last + 1] >= t + SPAN_MICROS:

@@ -236,7 +236,7 @@ def folded(line: bytes, after: bytes | None) -> Batch:
     aggregator = Aggregator()
     if after is not None:
         aggregator.add_lines([after])
-        aggregator.take_batch()
+        aggregator.take_batch(final=True)  # its event times are recorded in its own batch
         # Fresh windows, so that the stream's time is this line's alone in
         # both paths: the fold of `line`, not of the history, is compared.
         aggregator.windows = LikeWindows()

@@ -133,6 +133,14 @@ def replayed_block(world: World) -> None:
         world.lines.append(event(at.isoformat(), repo=world.user()))
 
 
+def future_block(world: World) -> None:
+    """A block of likes stamped in year 9999 (a corrupt piece of input), then the stream goes on."""
+    at = datetime(9999, 1, 1) + timedelta(seconds=world.rng.uniform(0, 3600))
+    for _ in range(world.rng.randrange(60, 300)):
+        at += timedelta(microseconds=world.rng.randrange(0, 40_000))
+        world.lines.append(event(at.isoformat(), repo=world.user()))
+
+
 def ahead(world: World) -> None:
     """A like stamped two minutes ahead of the producer's clock."""
     at = world.now + timedelta(minutes=2)
@@ -198,6 +206,7 @@ KINDS: dict[str, tuple[float, Callable[[World], None]]] = {
     "clock step": (0.05, clock_step),
     "stray": (0.3, stray),
     "replayed block": (0.02, replayed_block),
+    "future block": (0.02, future_block),
     "two minutes ahead": (0.3, ahead),
     "post": (12, plain_post),
     "long post": (0.3, long_post),

@@ -23,7 +23,7 @@ import pytest
 
 from tests import reference
 from tests.helpers import ROOT, Pipeline, did, event
-from tests.model import STRAY_TIMES, adversarial_stream
+from tests.model import FAST, STRAY_TIMES, adversarial_stream
 from tests.streams import Words
 
 MODEL_STREAMS = int(os.environ.get("MODEL_STREAMS", "4"))
@@ -31,6 +31,7 @@ MODEL_LINES = int(os.environ.get("MODEL_LINES", "6000"))
 MODEL_SEED = int(os.environ.get("MODEL_SEED", "0"))
 BATCH_SIZES = ["1", "7", "300", "20000"]
 BOM = b"\xef\xbb\xbf"
+HEAVY_USER, FAST_USER = 500, FAST  # a heavy liker and the first planted fast liker (tests/model.py)
 
 
 def feed(pipeline: Pipeline, lines: list[bytes], batch_size: str, rng: random.Random) -> None:
@@ -82,7 +83,9 @@ def check_stream(seed: int, lines_per_stream: int, tmp_path: Path) -> None:
     cuts = sorted(rng.sample(range(1, len(lines)), rng.randrange(3)))
     for cut in reversed(cuts):  # a run may begin with a stray line
         if rng.random() < 0.5:
-            lines.insert(cut, event(rng.choice(STRAY_TIMES), repo=did(7)))
+            lines.insert(
+                cut, event(rng.choice(STRAY_TIMES), repo=did(rng.choice([7, HEAVY_USER, FAST_USER])))
+            )
     runs = [lines[start:end] for start, end in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
     batch_size = rng.choice(BATCH_SIZES)
     pipeline = Pipeline(tmp_path)

@@ -105,12 +105,40 @@ def test_memory_is_bounded_by_the_last_two_rotations() -> None:
         windows.rotate()
     # Two rotations of users, and the half sample the stream's time trails by.
     assert len(windows) <= 2 * ROTATE_MICROS // S + CLOCK_SAMPLE // 2 + 1
-    # Users of an abandoned future are forgotten once the clock has been set
-    # back for two rotations.
-    for rotation in range(3):
-        windows.add_likes(["back"] * CLOCK_SAMPLE, [rotation * ROTATE_MICROS] * CLOCK_SAMPLE)
+    # The clock is set back (a jump: it counts for no rotation), and the
+    # stream goes on from there: the users of the abandoned future are
+    # forgotten after two rotations of it.
+    for i in range(2 * ROTATE_MICROS // S + CLOCK_SAMPLE):
+        windows.add("back", i * S)
         windows.rotate()
     assert len(windows) == 1
+
+
+def test_a_stream_read_backwards_is_bounded_too() -> None:
+    windows = LikeWindows()
+    for i in range(10_000, 0, -1):
+        windows.add(f"user{i}", i * S)
+        windows.rotate()
+    assert len(windows) <= 2 * ROTATE_MICROS // S + CLOCK_SAMPLE
+
+
+def test_blocks_of_stray_likes_that_come_and_go_forget_nobody() -> None:
+    """Two excursions (a block stamped an hour ahead, later one from 1970)
+    between a user's two halves of a burst: still 50 in 16 s."""
+    windows = LikeWindows()
+    stream = iter(range(at("12:00:00"), at("13:00:00"), 50_000))
+    found = []
+    crowd = lambda n: windows.add_likes([f"c{i % 300}" for i in range(n)], [next(stream) for _ in range(n)])  # noqa: E731
+    crowd(500)
+    windows.rotate()  # the first rotation, which only sets the mark
+    found += [windows.add("x", next(stream)) for _ in range(25)]
+    for block in (at("13:00:00"), micros("1970-01-01T00:00:00")):
+        windows.add_likes(["b"] * 200, [block + i for i in range(200)])
+        windows.rotate()
+        crowd(100)
+        windows.rotate()
+    found += [windows.add("x", next(stream)) for _ in range(25)]
+    assert max(peak.likes for peak in found if peak is not None) == 50
 
 
 def test_a_user_who_likes_again_within_a_rotation_survives_rotations() -> None:
@@ -200,3 +228,14 @@ def test_a_threshold_reports_exactly_the_windows_that_reach_it(raw: list[int]) -
     found = [w.likes for t in times if (w := windows.add("u", t)) is not None]
     truth = brute_force(times)
     assert max(found, default=0) == (truth if truth >= 5 else 0)
+
+
+def test_a_restored_window_survives_its_users_own_stray_at_the_start() -> None:
+    """Until the stream has a time, nothing is cut: not even by a stray of the user's own."""
+    saved = LikeWindows()
+    for i in range(49):
+        saved.add("x", at("12:00:00") + i * 500_000)
+    resumed = LikeWindows(saved.snapshot())
+    resumed.add("x", micros("9999-12-31T23:59:59"))
+    found = resumed.add("x", at("12:00:25"))
+    assert found is not None and found.likes == 50
