@@ -15,7 +15,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from blueskypipe.export import Rows
+    from blueskypipe.health import Status
 
 DEFAULT_DB = "bluesky.db"
 DEFAULT_METRICS_DIR = "metrics"
@@ -220,7 +224,7 @@ def periodic(argv: list[str] | None = None) -> int:
     args = periodic_options().parse_args(argv)
 
     from blueskypipe import db, health
-    from blueskypipe.export import ExportError, exclusive, read_metrics, write_csvs, write_missing
+    from blueskypipe.export import ExportError, exclusive, write_csvs, write_missing
 
     try:
         # One export at a time, so that files are replaced in the order
@@ -229,9 +233,7 @@ def periodic(argv: list[str] | None = None) -> int:
             if not args.db.exists():
                 print(health.no_database(args.db, write_missing(args.metrics_dir)), flush=True)
                 return NO_DATABASE_STATUS
-            with db.snapshot(args.db) as (conn, upgrade_notes):
-                status = health.read(conn, time.time(), upgrade_notes)
-                rows = read_metrics(conn)
+            status, rows = _read(args.db)
             write_csvs(args.metrics_dir, rows)
     except (db.ReadError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
@@ -239,6 +241,25 @@ def periodic(argv: list[str] | None = None) -> int:
     files = [f"  {args.metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
     print("\n".join([*health.describe(args.db, status), *files]), flush=True)
     return 0
+
+
+def _read(path: Path) -> tuple[Status, dict[str, Rows]]:
+    """The status and the metric rows of `path`, from one read-only snapshot.
+    A copy that SQLite cannot open read-only where it lies (a WAL database in
+    a read-only folder) is read as immutable, which is honest only while no
+    writer holds it."""
+    from blueskypipe import db, health
+    from blueskypipe.export import read_metrics
+    from blueskypipe.lock import writer_running
+
+    try:
+        with db.snapshot(path) as conn:
+            return health.read(conn, time.time()), read_metrics(conn)
+    except db.ReadOnlyCopy:
+        if writer_running(path):
+            raise
+    with db.snapshot(path, immutable=True) as conn:
+        return health.read(conn, time.time()), read_metrics(conn)
 
 
 def simulate_parser() -> argparse.ArgumentParser:

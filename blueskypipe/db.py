@@ -1,12 +1,17 @@
 """Connections and schema: what both the writer and the readers need.
 
-Kept free of heavy imports so that `periodic` starts fast.
+The writer owns the database's shape: `ensure_schema`, run by
+handle-stream at every start, creates or upgrades the tables and
+re-creates every view from schema.sql (views hold no data). Readers open
+the database read-only (`snapshot`) and never change it. Kept free of
+heavy imports so that `periodic` starts fast.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -75,6 +80,21 @@ class ReadError(Exception):
     """The database cannot be read (not a database, unreadable, a newer schema's upgrade failed)."""
 
 
+class OlderSchema(ReadError):
+    """The database was written by an older version; handle-stream upgrades it at its start."""
+
+    def __init__(self, path: Path, found: int) -> None:
+        super().__init__(
+            f"{path} has schema version {found}, older than this blueskypipe's {SCHEMA_VERSION}:"
+            " start ./handle-stream once to upgrade it"
+        )
+
+
+class ReadOnlyCopy(ReadError):
+    """SQLite cannot open the database read-only where it lies (a WAL database
+    in a read-only folder has no room for its shared-memory file)."""
+
+
 class NewerSchema(Exception):
     """The database was written by a newer version of blueskypipe; nothing was changed."""
 
@@ -87,22 +107,49 @@ class NewerSchema(Exception):
 
 
 @contextmanager
-def snapshot(path: Path) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
-    """One read transaction on the database at `path`, brought up to date
-    first: yields the connection and what the upgrade changed (see
-    `ensure_schema`). Raises ReadError."""
+def snapshot(path: Path, immutable: bool = False) -> Iterator[sqlite3.Connection]:
+    """One read transaction on the database at `path`, opened read-only
+    (`immutable`: also without the WAL's shared memory, for a copy no writer
+    holds). Raises OlderSchema or NewerSchema (nothing read), ReadOnlyCopy,
+    or ReadError."""
+    mode = "ro&immutable=1" if immutable else "ro"
     try:
-        conn = connect(path)
-        try:
-            notes = ensure_schema(conn)
-            conn.execute("BEGIN")
-            yield conn, notes
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-    except (sqlite3.Error, NewerSchema) as exc:
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={mode}"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
         msg = f"cannot read {path}: {exc}"
         raise ReadError(msg) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {READER_BUSY_MS}")
+        version = _reader_version(conn, path)
+        if version < SCHEMA_VERSION:
+            raise OlderSchema(path, version)
+        conn.execute("BEGIN")
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        msg = f"cannot read {path}: {exc}"
+        raise ReadError(msg) from exc
+    finally:
+        conn.close()
+
+
+def _reader_version(conn: sqlite3.Connection, path: Path) -> int:
+    try:
+        return check_version(conn)
+    except NewerSchema as exc:
+        msg = f"cannot read {path}: {exc}"
+        raise ReadError(msg) from exc
+    except sqlite3.OperationalError as exc:
+        if _primary_code(exc) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            msg = f"cannot read {path} where it lies: {exc}"
+            raise ReadOnlyCopy(msg) from exc
+        raise
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -116,17 +163,14 @@ def schema_sql() -> str:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> list[str]:
-    """Bring the database to SCHEMA_VERSION: create it, or upgrade an older one.
-
-    Every change to schema.sql raises SCHEMA_VERSION, so a database at the
-    current version needs nothing more than this one cheap read. Returns
-    what the upgrade changed in the data, for the caller to tell the user
-    (once: the next call finds the current version). Raises NewerSchema,
-    having changed nothing, for a database of a newer version.
+    """The writer's start: create the database or upgrade an older one to
+    SCHEMA_VERSION, and re-create every view from schema.sql (views hold no
+    data, so an edited view reaches every database). Returns what the
+    upgrade changed in the data, for the caller to tell the user. Raises
+    NewerSchema, having changed nothing, for a database of a newer version.
     """
-    if check_version(conn) < SCHEMA_VERSION:
-        return apply_schema(conn)
-    return []
+    check_version(conn)
+    return apply_schema(conn)
 
 
 def check_version(conn: sqlite3.Connection) -> int:

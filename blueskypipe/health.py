@@ -67,7 +67,6 @@ class Status:
     gaps: list[Gap] = field(default_factory=list)  # latest first
     missed_seconds: float = 0.0  # event time in the gaps that ended in the last MISSED_WINDOW_SECONDS
     missed_gaps: int = 0
-    upgrade_notes: list[str] = field(default_factory=list)  # what this read's schema upgrade changed
 
     @property
     def running(self) -> bool:
@@ -88,13 +87,10 @@ class Status:
         return self.running and since is not None and since > STALE_SECONDS
 
 
-def read(conn: sqlite3.Connection, now: float, upgrade_notes: list[str] | None = None) -> Status:
+def read(conn: sqlite3.Connection, now: float) -> Status:
     """The status at `now` (Unix seconds), read through `conn` (inside the
-    caller's read transaction, so that it matches the metrics read with it);
-    `upgrade_notes` are what opening the database changed, shown once."""
-    status = _status(conn, now)
-    status.upgrade_notes = list(upgrade_notes or [])
-    return status
+    caller's read transaction, so that it matches the metrics read with it)."""
+    return _status(conn, now)
 
 
 def _status(conn: sqlite3.Connection, now: float) -> Status:
@@ -203,7 +199,7 @@ def describe(db_path: Path, status: Status) -> list[str]:
         f"{db_path}: last event {status.last_event_time or '-'}, last commit {age}, "
         f"{status.events:,} events, {status.rejected:,} rejected lines"
     )
-    notes = [f"  {note}" for note in status.upgrade_notes]
+    notes = []
     if status.word_counts_reset_at:
         notes.append(
             f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"

@@ -71,3 +71,20 @@ class WriterLock:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def writer_running(db: Path) -> bool:
+    """Whether a handle-stream holds the writer lock of `db` now. A shared
+    lock is tried and let go at once; a lock file that cannot be opened (none
+    was ever made, or it is not readable) means no writer."""
+    try:
+        fd = os.open(f"{db.resolve()}-writer", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock, if taken
+    return False

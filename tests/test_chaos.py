@@ -509,3 +509,28 @@ def test_bad_input_corpus(pipeline: Pipeline) -> None:
         stderr_lines=stderr.count(b"\n"),
         peak_rss_mb=round(peak_mb),
     )
+
+
+def test_periodic_exports_a_read_only_copy(pipeline: Pipeline) -> None:
+    """A backup on a read-only mount: WAL mode wants a -shm file beside the
+    database, which cannot be made there, so the copy, which no writer holds,
+    is read as immutable."""
+    lines, _ = stream(seed=43, n=5_000)
+    pipeline.ingest(lines)
+    pipeline.periodic()
+    expected = {name: pipeline.csv(name) for name in ("likes-per-minutes.csv", "fast-likers.csv")}
+    with tmpfs(pipeline.tmp / "backup", "50m") as backup:
+        copy = backup / "bluesky.db"
+        copy.write_bytes(pipeline.db.read_bytes())
+        remount = subprocess.run(["mount", "-o", "remount,ro", str(backup)], capture_output=True, text=True)
+        assert remount.returncode == 0, remount.stderr
+        metrics = pipeline.tmp / "from-backup"
+        result = subprocess.run(
+            [str(ROOT / "periodic"), "--db", str(copy), "--metrics-dir", str(metrics)],
+            capture_output=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert sorted(p.name for p in backup.iterdir()) == ["bluesky.db"]  # nothing written beside it
+    for name, rows in expected.items():
+        assert list(csv.reader(io.StringIO((metrics / name).read_text()))) == rows

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from blueskypipe.export import METRICS
+from blueskypipe.store import Store
 from tests import docs
 from tests.helpers import ROOT, SAMPLE, committed, wait_for
 
@@ -230,7 +231,7 @@ def test_the_inspection_commands_are_run_while_writing() -> None:
 def test_sqlite_utils_is_for_inspection_only(command: str, tmp_path: Path) -> None:
     """It is in the dev group; the pipeline never imports it (its import was most of start-up)."""
     db = tmp_path / "b.db"
-    db.touch()  # an empty file is a database with nothing in it yet
+    Store(db).close()  # periodic reads only what a writer made
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "blueskypipe", command, "--db", str(db)],
         input=SAMPLE.read_bytes(),

@@ -40,8 +40,8 @@ def a_run(tmp_path: Path, end: str | None = None) -> Path:
 
 
 def status_at(path: Path, now: float) -> Status:
-    with db.snapshot(path) as (conn, notes):
-        return read(conn, now, notes)
+    with db.snapshot(path) as conn:
+        return read(conn, now)
 
 
 def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from contextlib import closing
 
-from blueskypipe.db import SCHEMA_VERSION
+from blueskypipe.db import SCHEMA_VERSION, schema_sql
+from blueskypipe.store import Store
 from tests.helpers import FIXTURES, Pipeline, event, post, query
+
+
+def upgrade(pipeline: Pipeline) -> list[str]:
+    """What handle-stream does first (the writer owns the database's shape):
+    apply schema.sql and its upgrades; returns what the upgrade said."""
+    store = Store(pipeline.db)
+    store.close()
+    return store.upgrade_notes
 
 
 def v1_database(pipeline: Pipeline) -> None:
@@ -14,8 +24,9 @@ def v1_database(pipeline: Pipeline) -> None:
         conn.executescript((FIXTURES / "schema-v1.sql").read_text(encoding="utf-8"))
 
 
-def test_periodic_upgrades_v1_and_restarts_only_the_word_chart(pipeline: Pipeline) -> None:
+def test_an_upgrade_of_v1_restarts_only_the_word_chart(pipeline: Pipeline) -> None:
     v1_database(pipeline)
+    upgrade(pipeline)
     status = pipeline.periodic().stdout.decode()
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     # Unmerged word counts cannot become merged ones: dropped, and said so.
@@ -41,6 +52,7 @@ def test_an_upgrade_with_no_words_to_drop_says_nothing(pipeline: Pipeline) -> No
     v1_database(pipeline)
     with sqlite3.connect(pipeline.db) as conn:
         conn.execute("delete from word_counts")
+    upgrade(pipeline)
     assert "top words counted since" not in pipeline.periodic().stdout.decode()
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
 
@@ -53,10 +65,11 @@ def test_upgrading_twice_changes_nothing(pipeline: Pipeline) -> None:
     assert "top words counted since" not in status
 
 
-def test_periodic_migrates_an_older_schema_and_keeps_the_data(pipeline: Pipeline) -> None:
+def test_an_older_schema_is_migrated_with_its_data(pipeline: Pipeline) -> None:
     with sqlite3.connect(pipeline.db) as conn:
         conn.executescript((FIXTURES / "schema-v0.sql").read_text())
         conn.execute("insert into likes_by_minute values ('2025-03-16 12:00', 42)")
+    upgrade(pipeline)
     pipeline.periodic()
     assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "42"]]
     assert query(pipeline.db, "pragma user_version") >= 1
@@ -90,7 +103,7 @@ def tables(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
 def test_the_upgrade_from_v3_removes_exactly_the_new_filler_and_says_so_once(pipeline: Pipeline) -> None:
     before = v3_database(pipeline)
     assert NEW_FILLER & {row[0] for row in before["word_counts"]}, "the fixture must hold some filler"
-    first = pipeline.periodic().stdout.decode()
+    first = " ".join(upgrade(pipeline))
     after = tables(pipeline)
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     assert after["word_counts"] == [row for row in before["word_counts"] if row[0] not in NEW_FILLER]
@@ -98,8 +111,8 @@ def test_the_upgrade_from_v3_removes_exactly_the_new_filler_and_says_so_once(pip
     assert after["posts_by_lang"] == before["posts_by_lang"]
     assert after["likes_by_minute"] == before["likes_by_minute"]
     assert "removed 10 words that are stop words now: make (3 posts), say (2 posts), thing (2 posts)" in first
-    assert "removed" not in pipeline.periodic().stdout.decode()
-    assert "top words counted since" not in first  # nothing else was reset
+    assert upgrade(pipeline) == []
+    assert "top words counted since" not in pipeline.periodic().stdout.decode()  # nothing else was reset
 
 
 def test_handle_stream_upgrades_v3_and_says_so(pipeline: Pipeline) -> None:
@@ -122,6 +135,7 @@ def test_the_upgrade_from_v3_keeps_each_time_once_and_gives_the_runs_their_minut
             " values ('2026-12-01 14:06:00', '2026-12-01 14:07:00', 'signal', '20250316T120500', "
             "'20250316T120659.5')"
         )
+    upgrade(pipeline)
     status = pipeline.periodic().stdout.decode()
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     with sqlite3.connect(pipeline.db) as conn:
@@ -157,3 +171,39 @@ def test_an_old_database_gains_far_off_likes(pipeline: Pipeline) -> None:
     pipeline.ingest([event(f"2025-03-16T12:00:{s:02d}") for s in range(30)] + [event("9999-01-01T00:00:00")])
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     assert query(pipeline.db, "select group_concat(far_off_likes) from runs") == "0,1"
+
+
+# The sha256 of schema.sql at each version: a change to schema.sql without a
+# new SCHEMA_VERSION (and, if data must move, an upgrade step in db.py) fails here.
+SCHEMA_SHA256 = {7: "3072369fbdd91e09b5d5e8641a1c1485b5de4108599ba78b20a1f69fb8221550"}
+
+
+def test_every_change_to_schema_sql_raises_the_version() -> None:
+    found = hashlib.sha256(schema_sql().encode()).hexdigest()
+    assert SCHEMA_SHA256.get(SCHEMA_VERSION) == found, (
+        "schema.sql changed: raise db.SCHEMA_VERSION, add an upgrade step to db._upgrade if data"
+        f" must move, and record {SCHEMA_VERSION + 1}: {found!r} in SCHEMA_SHA256"
+    )
+
+
+def test_periodic_reads_an_older_schema_without_changing_it(pipeline: Pipeline) -> None:
+    v1_database(pipeline)
+    before = pipeline.db.read_bytes()
+    result = pipeline.periodic(status=1)
+    assert result.stderr.decode().splitlines() == [
+        f"periodic: error: {pipeline.db} has schema version 1, older than this blueskypipe's"
+        f" {SCHEMA_VERSION}: start ./handle-stream once to upgrade it"
+    ]
+    assert pipeline.db.read_bytes() == before
+    assert not pipeline.metrics.exists() or not list(pipeline.metrics.glob("*.csv"))
+
+
+def test_every_start_recreates_the_views_from_schema_sql(pipeline: Pipeline) -> None:
+    """Views hold no data: an edited view reaches existing databases at the next start."""
+    pipeline.ingest([event("2025-03-16T12:00:00")])
+    with closing(sqlite3.connect(pipeline.db)) as conn:
+        conn.execute("drop view metric_posts_per_language")
+        conn.execute("create view metric_posts_per_language as select 'stale' as lang, 0 as posts")
+    pipeline.ingest([post("2025-03-16T12:00:01", "hello", ["de"])])
+    pipeline.periodic()
+    assert pipeline.csv("posts-per-language.csv")[1:] == [["de", "1"]]
