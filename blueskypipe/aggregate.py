@@ -231,16 +231,16 @@ class Aggregator:
         first or last event. Until the stream has a time, the span waits."""
         if self._unjudged is not None:
             first = self._unjudged[0]
-        self._unjudged = (first, last)
-        if self.windows.clock.now is not None:
-            self._record_span()
-
-    def _record_span(self) -> None:
-        assert self._unjudged is not None
-        batch = self.batch
-        first, first_minute = self._sane_time(self._unjudged[0])
-        last, last_minute = self._sane_time(self._unjudged[1])
         self._unjudged = None
+        if self.windows.clock.now is None:
+            self._unjudged = (first, last)
+        else:
+            self._record_span(first, last)
+
+    def _record_span(self, first: str, last: str) -> None:
+        batch = self.batch
+        first, first_minute = self._sane_time(first)
+        last, last_minute = self._sane_time(last)
         if batch.first_event_time is None:
             batch.first_event_time, batch.first_minute = first, first_minute
         batch.last_event_time, batch.last_minute = last, last_minute
@@ -280,7 +280,8 @@ class Aggregator:
         if self._unjudged is not None and (final or not self.windows.clock.seen_likes):
             # The run ends before its stream told a time, or it has no likes
             # to tell one by (a stream of posts only): as received.
-            self._record_span()
+            self._record_span(*self._unjudged)
+            self._unjudged = None
         batch, self.batch = self.batch, Batch()
         if final:
             batch.windows = self.windows.snapshot()

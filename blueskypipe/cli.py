@@ -252,14 +252,16 @@ def _read(path: Path) -> tuple[Status, dict[str, Rows]]:
     from blueskypipe.export import read_metrics
     from blueskypipe.lock import writer_running
 
-    try:
-        with db.snapshot(path) as conn:
+    def read(immutable: bool) -> tuple[Status, dict[str, Rows]]:
+        with db.snapshot(path, immutable) as conn:
             return health.read(conn, time.time()), read_metrics(conn)
+
+    try:
+        return read(immutable=False)
     except db.ReadOnlyCopy:
         if writer_running(path):
             raise
-    with db.snapshot(path, immutable=True) as conn:
-        return health.read(conn, time.time()), read_metrics(conn)
+    return read(immutable=True)
 
 
 def simulate_parser() -> argparse.ArgumentParser:

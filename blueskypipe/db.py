@@ -44,10 +44,11 @@ READER_BUSY_MS = 5000
 
 
 def connect(
-    path: Path, busy_timeout_ms: int = READER_BUSY_MS, check_same_thread: bool = True
+    path: Path | str, busy_timeout_ms: int = READER_BUSY_MS, check_same_thread: bool = True, uri: bool = False
 ) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with busy_timeout set."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+    """A connection in autocommit mode (transactions are explicit) with busy_timeout set;
+    `uri`: `path` is a `file:` URI."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread, uri=uri)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     return conn
 
@@ -114,13 +115,11 @@ def snapshot(path: Path, immutable: bool = False) -> Iterator[sqlite3.Connection
     or ReadError."""
     mode = "ro&immutable=1" if immutable else "ro"
     try:
-        uri = f"file:{urllib.parse.quote(str(path))}?mode={mode}"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn = connect(f"file:{urllib.parse.quote(str(path))}?mode={mode}", uri=True)
     except sqlite3.Error as exc:
         msg = f"cannot read {path}: {exc}"
         raise ReadError(msg) from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout = {READER_BUSY_MS}")
         version = _reader_version(conn, path)
         if version < SCHEMA_VERSION:
             raise OlderSchema(path, version)
@@ -141,13 +140,15 @@ def _reader_version(conn: sqlite3.Connection, path: Path) -> int:
         msg = f"cannot read {path}: {exc}"
         raise ReadError(msg) from exc
     except sqlite3.OperationalError as exc:
-        if _primary_code(exc) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+        if primary_code(exc) in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
             msg = f"cannot read {path} where it lies: {exc}"
             raise ReadOnlyCopy(msg) from exc
         raise
 
 
-def _primary_code(exc: sqlite3.Error) -> int | None:
+def primary_code(exc: sqlite3.Error) -> int | None:
+    """The primary result code of `exc` (its sqlite_errorcode is the extended one:
+    SQLITE_IOERR_WRITE = IOERR | 3 << 8), or None."""
     code = getattr(exc, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from blueskypipe.times import MICROS_PER_MINUTE
 from blueskypipe.windows import LATE_MICROS
 
 # periodic warns when handle-stream has been silent longer than this; it
@@ -230,7 +231,7 @@ def _run_lines(status: Status) -> list[str]:
     if run.far_off_likes:
         times = "once" if run.far_off_likes == 1 else f"{run.far_off_likes:,} times"
         lines.append(
-            f"  event times jumped {times}: a like stamped over {LATE_MICROS // 60_000_000} min from"
+            f"  event times jumped {times}: a like stamped over {LATE_MICROS // MICROS_PER_MINUTE} min from"
             " the stream's time and from the like before"
             " (it counts in its own minute; the lag follows the stream)"
         )

@@ -16,7 +16,15 @@ import msgspec
 import orjson
 
 from blueskypipe.aggregate import Batch
-from blueskypipe.db import NewerSchema, check_version, connect, ensure_schema, local_now, transaction
+from blueskypipe.db import (
+    NewerSchema,
+    check_version,
+    connect,
+    ensure_schema,
+    local_now,
+    primary_code,
+    transaction,
+)
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
 from blueskypipe.windows import WindowSnapshot
 
@@ -171,7 +179,7 @@ class Store:
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
         except sqlite3.Error as exc:
-            if _primary_code(exc) in _BUSY_CODES:
+            if primary_code(exc) in _BUSY_CODES:
                 msg = f"{self.path} is locked by another writer"
                 raise StoreBusy(msg) from exc
             raise StoreError(_write_failure(self.path, exc)) from exc
@@ -297,12 +305,6 @@ def ingest_counts(batch: Batch) -> dict[str, int]:
     return {name: n for name, n in counts.items() if n}
 
 
-def _primary_code(exc: sqlite3.Error) -> int | None:
-    # sqlite_errorcode is the extended code (SQLITE_IOERR_WRITE = IOERR | 3 << 8).
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
-
-
 def _write_failure(path: Path, exc: sqlite3.Error) -> str:
-    hint = " (is the disk full, or a file-size limit reached?)" if _primary_code(exc) in _DISK_CODES else ""
+    hint = " (is the disk full, or a file-size limit reached?)" if primary_code(exc) in _DISK_CODES else ""
     return f"cannot write {path}: {exc}{hint}; the batch was rolled back, earlier batches are committed"

@@ -233,9 +233,9 @@ def _held(times: list[int]) -> Held:
     return array("q", times) if len(times) >= COMPACT_AT else times
 
 
-def _floor(t: int, now: int | None) -> int:
-    """The oldest like time worth keeping beside a like at `t`."""
-    return (t if now is None or t < now else now) - HORIZON_MICROS
+def _floor(t: int, now: int) -> int:
+    """The oldest like time worth keeping beside a like at `t`, the stream's time being `now`."""
+    return min(t, now) - HORIZON_MICROS
 
 
 def _cut(held: Held, floor: int) -> None:
@@ -248,8 +248,10 @@ def _add_late(held: Held, t: int, threshold: int, now: int | None) -> Peak | Non
     insort(held, t)
     if len(held) < threshold:
         return None
-    if now is not None and held[0] < _floor(t, now):  # until the stream has a time, nothing is cut
-        _cut(held, _floor(t, now))
+    if now is not None:  # until the stream has a time, nothing is cut
+        floor = _floor(t, now)
+        if held[0] < floor:
+            _cut(held, floor)
     first = bisect_right(held, t - SPAN_MICROS)
     last = bisect_right(held, t) - 1
     if last + 1 == len(held) or held[last + 1] >= t + SPAN_MICROS:
