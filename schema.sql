@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS likes_by_user_minute (
     PRIMARY KEY (minute, user_id)
 ) WITHOUT ROWID;
 
--- Users whose likes reached 50 inside some window shorter than 60 s.
+-- Users whose likes reached the fast-liker threshold (windows.THRESHOLD,
+-- 50) inside some window shorter than 60 s; the writer adds no one else.
 -- `likes` is the highest count seen in any such window; the window
 -- bounds are those of that best window.
 CREATE TABLE IF NOT EXISTS fast_likers (
@@ -79,10 +80,10 @@ CREATE TABLE IF NOT EXISTS like_windows (
 -- local clock ('YYYY-MM-DD HH:MM:SS', the last commit to the millisecond),
 -- like the event timestamps. A run updates its row with every commit;
 -- `last_events_at` is the last commit that carried events (a run that
--- commits but gets none has a stalled source). `end_reason` is 'end of
--- input', 'signal', 'idle' (no input for --idle-exit seconds) or 'error'
--- when it stops, NULL while it runs, and 'killed' when the next run finds
--- it never closed (kill -9, power loss). Event times are kept as received; their minutes
+-- commits but gets none has a stalled source). `end_reason` (one of
+-- records.EndReason) is 'end of input', 'signal', 'idle' (no input for
+-- --idle-exit seconds) or 'error' when it stops, NULL while it runs, and
+-- 'killed' when the next run finds it never closed (kill -9, power loss). Event times are kept as received; their minutes
 -- ('YYYY-MM-DD HH:MM', as likes_by_minute keys them) are computed by the
 -- parser, since the text may be in any ISO-8601 form. An event time more
 -- than 10 minutes from the stream's time (a stray line) is not kept: the
@@ -123,7 +124,6 @@ DROP VIEW IF EXISTS metric_fast_likers;
 CREATE VIEW metric_fast_likers AS
     SELECT user_id, likes
     FROM fast_likers
-    WHERE likes >= 50
     ORDER BY likes DESC, user_id;
 
 -- Ranked by posts, ties by label. Only the words that can still make the

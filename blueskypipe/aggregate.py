@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from blueskypipe import langs, words
 from blueskypipe.events import (
@@ -25,8 +24,9 @@ from blueskypipe.events import (
     TimestampParser,
     parse_line,
 )
+from blueskypipe.records import Batch, WindowSnapshot, keep_best
 from blueskypipe.times import minute_text, timestamp_text
-from blueskypipe.windows import LikeWindows, Peak, WindowSnapshot, keep_best
+from blueskypipe.windows import LikeWindows
 
 # on_reject(reason, line, detail): detail says more where the reason cannot
 # (the exception behind an internal_error).
@@ -39,62 +39,19 @@ INTERNAL_ERROR = "internal_error"
 _EMPTY_POST = Post()
 
 
-@dataclass
-class Batch:
-    """Counter deltas of a run of lines, written in one transaction.
+class Aggregator:
+    """Folds lines into batches; keeps the fast-liker windows across batches.
 
-    The rollup fields are named after the tables they feed. The last batch
-    of a run also carries the fast-liker windows, so that the next run
-    resumes them.
+    Its state outlives a run: `snapshot` gives what a later run needs to go
+    on exactly (the like times that can still share a window), and
+    `Aggregator(resume=...)` starts from it.
     """
 
-    # minute -> user -> likes. Nested rather than keyed by (minute, user): a
-    # chunk's likes of one minute are counted by one Counter.update, with no
-    # key object built, and the store reads the two levels with json_each.
-    likes_by_user_minute: dict[str, Counter[str]] = field(default_factory=dict)
-    fast_likers: dict[str, Peak] = field(default_factory=dict)
-    word_counts: Counter[str] = field(default_factory=Counter)
-    word_forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, form)
-    posts_by_lang: Counter[str] = field(default_factory=Counter)
-
-    # ingest statistics
-    lines: int = 0
-    rejected: int = 0
-    ignored_actions: int = 0
-    engineering_posts: int = 0
-    rejects: Counter[str] = field(default_factory=Counter)  # by reason
-    by_collection: dict[str, int] = field(default_factory=dict)
-    first_event_time: str | None = None  # as received
-    last_event_time: str | None = None
-    first_minute: str | None = None  # the minutes of those two events
-    last_minute: str | None = None
-    far_off_likes: int = 0  # likes that jumped (windows.StreamClock.observe)
-    stream_micros: int | None = None  # the stream's time at the batch's end, for retention
-
-    windows: WindowSnapshot | None = None
-
-    @property
-    def likes_by_minute(self) -> dict[str, int]:
-        """Likes per minute, summed from likes_by_user_minute on each access
-        (the store reads it once per batch)."""
-        return {minute: sum(users.values()) for minute, users in self.likes_by_user_minute.items()}
-
-    @property
-    def events(self) -> int:
-        return self.lines - self.rejected
-
-    def reject(self, reason: str) -> None:
-        """Count a rejected line (the caller counts it in `lines`)."""
-        self.rejected += 1
-        self.rejects[reason] += 1
-
-
-class Aggregator:
-    """Folds lines into batches; keeps the fast-liker windows across batches."""
-
-    def __init__(self, windows: LikeWindows | None = None) -> None:
-        self.windows = windows if windows is not None else LikeWindows()
+    def __init__(self, resume: WindowSnapshot | None = None) -> None:
+        self.windows = LikeWindows(resume)
         self.batch = Batch()
+        # Lines that parse_line decided rather than the inline fast path.
+        self.parsed_lines = 0
         # The stream's current second, for the fast path; parse_line keeps it.
         self._times = TimestampParser()
         # The latest event time recorded for the runs table, for telling a
@@ -109,8 +66,8 @@ class Aggregator:
     ) -> None:
         """Fold lines in; `on_reject(reason, line)` hears of each rejected one."""
         # The hot path of the whole pipeline: a loop without calls for the
-        # common line. It decodes in C and accepts the line only in the form
-        # events.py describes; any other line goes through parse_line. Both
+        # common line. It decodes in C and accepts the line only in
+        # events.common_form, written out here; any other line goes through parse_line. Both
         # set the same fields, folded in one place. Everything the loop
         # touches is bound to a local once per chunk, and the likes reach
         # the windows once per chunk, in order.
@@ -162,6 +119,7 @@ class Aggregator:
             try:
                 if not collection:
                     # Not in the common form: parse_line decides (as it would any line).
+                    self.parsed_lines += 1
                     try:
                         ts, event_minute, micros, collection, action, repo, post = parse_line(line, times)
                     finally:
@@ -274,6 +232,10 @@ class Aggregator:
             batch.word_counts.update(found.keys())
             batch.word_forms.update((word, form) for word, forms in found.items() for form in forms)
 
+    def snapshot(self) -> WindowSnapshot:
+        """The state a later run resumes from (see `resume`)."""
+        return self.windows.snapshot()
+
     def take_batch(self, final: bool = False) -> Batch:
         """Hand over the current batch and start an empty one; the `final`
         batch of a run carries a snapshot of the fast-liker windows."""
@@ -284,7 +246,7 @@ class Aggregator:
             self._unjudged = None
         batch, self.batch = self.batch, Batch()
         if final:
-            batch.windows = self.windows.snapshot()
+            batch.windows = self.snapshot()
         batch.stream_micros = self.windows.clock.now
         self.windows.rotate()
         return batch

@@ -12,17 +12,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
+
+from blueskypipe import options
+from blueskypipe.options import OptionParser
 
 if TYPE_CHECKING:
-    from blueskypipe.export import Rows
+    from blueskypipe.export import Table
     from blueskypipe.health import Status
 
-DEFAULT_DB = "bluesky.db"
-DEFAULT_METRICS_DIR = "metrics"
 # handle-stream's exit status when --idle-exit ended the run (0: end of input
 # or a signal; 1: an error; 2: a usage error or another writer).
 IDLE_EXIT_STATUS = 3
@@ -30,121 +30,18 @@ IDLE_EXIT_STATUS = 3
 NO_DATABASE_STATUS = 3
 
 
-class _EnvOptions:
-    """Options that may also come from the environment, checked exactly like the
-    flag (as datasette's `envvar=` options are): a bad value is a one-line
-    error that names the variable, exit status 2, never a traceback."""
-
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        self.parser = parser
-        self._options: dict[str, tuple[str, Callable[[str], object], object]] = {}
-
-    def add(self, flag: str, env: str, parse: Callable[[str], object], default: object, text: str) -> None:
-        """Add `flag`; when it is not given, `env` is read and checked by `parse`.
-        Its help is `text`, then where else the value comes from, written here
-        so that it cannot drift from what the option does."""
-        shown = f"./{default}" if isinstance(default, Path) and not default.is_absolute() else default
-        shown = "off" if default is None else shown
-        help_text = f"{text} (env {env}; default {shown})"
-        action = self.parser.add_argument(flag, type=parse, default=None, help=help_text)
-        self._options[action.dest] = (env, parse, default)
-
-    def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
-        args = self.parser.parse_args(argv)
-        for dest, (env, parse, default) in self._options.items():
-            if getattr(args, dest) is None:
-                setattr(args, dest, self._from_env(env, parse, default))
-        return args
-
-    def _from_env(self, env: str, parse: Callable[[str], object], default: object) -> object:
-        raw = os.environ.get(env)
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            self.parser.exit(2, f"{self.parser.prog}: error: {env}={raw!r}: {exc}\n")
-
-
-def _db_option(options: _EnvOptions) -> None:
-    options.add(
-        "--db",
-        "BLUESKY_DB",
-        Path,
-        Path(DEFAULT_DB),
-        "SQLite database",
-    )
-
-
-Number = TypeVar("Number", int, float)
-
-
-def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
-    """An argparse type: a number of `kind` greater than zero."""
-
-    def parse(text: str) -> Number:
-        try:
-            value = kind(text)
-        except ValueError:
-            msg = f"not a number: {text!r}"
-            raise argparse.ArgumentTypeError(msg) from None
-        if value <= 0:
-            msg = f"must be greater than 0, not {text}"
-            raise argparse.ArgumentTypeError(msg)
-        return value
-
-    parse.__name__ = getattr(kind, "__name__", "number")  # argparse names it in errors
-    return parse
-
-
 def _log(message: str) -> None:
     print(f"handle-stream: {message}", file=sys.stderr, flush=True)
 
 
-def handle_stream_options() -> _EnvOptions:
-    options = _EnvOptions(
+def handle_stream_options() -> OptionParser:
+    return OptionParser(
         argparse.ArgumentParser(
             prog="handle-stream",
             description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
-        )
+        ),
+        options.HANDLE_STREAM,
     )
-    _db_option(options)
-    options.add(
-        "--retention-minutes",
-        "BLUESKY_RETENTION_MINUTES",
-        _positive(int),
-        60,
-        "minutes of likes_by_user_minute to keep",
-    )
-    options.add(
-        "--batch-size",
-        "BLUESKY_BATCH_SIZE",
-        _positive(int),
-        20_000,
-        "commit after this many lines at the latest",
-    )
-    options.add(
-        "--idle-exit",
-        "BLUESKY_IDLE_EXIT",
-        _positive(float),
-        None,
-        "end the run, with exit status 3, when no input arrives for this many seconds"
-        " (a hung firehose client); for a restart loop",
-    )
-    parser = options.parser
-    parser.add_argument(
-        "--flush-interval",
-        type=_positive(float),
-        default=1.0,
-        help="commit at least this often, in seconds (default 1)",
-    )
-    parser.add_argument(
-        "--progress-interval",
-        type=_positive(float),
-        default=10.0,
-        help="seconds between progress lines on stderr (default 10)",
-    )
-    return options
 
 
 def handle_stream(argv: list[str] | None = None) -> int:
@@ -156,26 +53,26 @@ def handle_stream(argv: list[str] | None = None) -> int:
 
     try:
         # Imported here so that --help answers at once.
+        from blueskypipe.errors import AnotherWriter
         from blueskypipe.events import MAX_LINE_BYTES
-        from blueskypipe.ingest import Ingest, Options
-        from blueskypipe.lock import AnotherWriter
+        from blueskypipe.ingest import Ingest, Options, RunFailed
+        from blueskypipe.records import EndReason
         from blueskypipe.source import LineReader
-        from blueskypipe.store import StoreError
-        from blueskypipe.words import WordToolsError, preload
+        from blueskypipe.words import preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
 
     # The word tools load on their own thread (about a second), while the
     # database opens and the first lines arrive; nothing loads after that.
     preload()
-    options = Options(
+    settings = Options(
         batch_size=args.batch_size,
         flush_interval=args.flush_interval,
         progress_interval=args.progress_interval,
         retention_minutes=args.retention_minutes,
         idle_exit=args.idle_exit,
     )
-    ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, options)
+    ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, settings)
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()
@@ -187,36 +84,29 @@ def handle_stream(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     started = time.monotonic()
     try:
-        totals = ingest.run()
+        result = ingest.run()
     except AnotherWriter as exc:
         _log(f"error: {exc}")
         return 2
-    except (StoreError, WordToolsError) as exc:
+    except RunFailed as exc:
         _log(f"error: {exc}")
-        if ingest.reading:
-            _log(f"committed before the error: {ingest.totals.describe()}")
+        if exc.committed is not None:
+            _log(f"committed before the error: {exc.committed.describe()}")
         return 1
-    idle = ingest.end_reason == "idle"
+    idle = result.end_reason is EndReason.IDLE
     if idle:
         _log(f"no input for {args.idle_exit:g} s (--idle-exit): is the firehose client stalled?")
-    _log(f"done in {time.monotonic() - started:.1f} s: {totals.describe()}")
+    _log(f"done in {time.monotonic() - started:.1f} s: {result.totals.describe()}")
     return IDLE_EXIT_STATUS if idle else 0
 
 
-def periodic_options() -> _EnvOptions:
-    parser = argparse.ArgumentParser(
-        prog="periodic", description="Export the metrics of bluesky.db to metrics/*.csv."
+def periodic_options() -> OptionParser:
+    return OptionParser(
+        argparse.ArgumentParser(
+            prog="periodic", description="Export the metrics of bluesky.db to metrics/*.csv."
+        ),
+        options.PERIODIC,
     )
-    options = _EnvOptions(parser)
-    _db_option(options)
-    options.add(
-        "--metrics-dir",
-        "BLUESKY_METRICS_DIR",
-        Path,
-        Path(DEFAULT_METRICS_DIR),
-        "folder of the CSV files",
-    )
-    return options
 
 
 def periodic(argv: list[str] | None = None) -> int:
@@ -233,17 +123,21 @@ def periodic(argv: list[str] | None = None) -> int:
             if not args.db.exists():
                 print(health.no_database(args.db, write_missing(args.metrics_dir)), flush=True)
                 return NO_DATABASE_STATUS
-            status, rows = _read(args.db)
-            write_csvs(args.metrics_dir, rows)
+            status, tables = _read(args.db)
+            write_csvs(args.metrics_dir, tables)
     except (db.ReadError, ExportError) as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
-    files = [f"  {args.metrics_dir / name}: {len(file_rows)} rows" for name, file_rows in rows.items()]
+    files = [f"  {args.metrics_dir / name}: {_rows(len(table.rows))}" for name, table in tables.items()]
     print("\n".join([*health.describe(args.db, status), *files]), flush=True)
     return 0
 
 
-def _read(path: Path) -> tuple[Status, dict[str, Rows]]:
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
+
+
+def _read(path: Path) -> tuple[Status, dict[str, Table]]:
     """The status and the metric rows of `path`, from one read-only snapshot.
     A copy that SQLite cannot open read-only where it lies (a WAL database in
     a read-only folder) is read as immutable, which is honest only while no
@@ -252,7 +146,7 @@ def _read(path: Path) -> tuple[Status, dict[str, Rows]]:
     from blueskypipe.export import read_metrics
     from blueskypipe.lock import writer_running
 
-    def read(immutable: bool) -> tuple[Status, dict[str, Rows]]:
+    def read(immutable: bool) -> tuple[Status, dict[str, Table]]:
         with db.snapshot(path, immutable) as conn:
             return health.read(conn, time.time()), read_metrics(conn)
 

@@ -30,7 +30,8 @@ from blueskypipe import times
 # 6: runs.last_events_at, when a commit last carried events (a stalled
 # firehose client shows as a run that commits but gets no events).
 # 7: runs.far_off_likes, likes stamped far from the stream's time.
-SCHEMA_VERSION = 7
+# 8: metric_fast_likers no longer restates the threshold (views only).
+SCHEMA_VERSION = 8
 
 # The words that version 4 added to data/stopwords-en.txt. Counted before,
 # they would stay in the top 10 for ever, so the upgrade removes exactly these.

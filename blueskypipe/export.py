@@ -13,16 +13,18 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
-# file name -> (view, header). The header is fixed here rather than taken
-# from the cursor so that a missing database still yields the same files.
-METRICS: dict[str, tuple[str, tuple[str, str]]] = {
-    "likes-per-minutes.csv": ("metric_likes_per_minute", ("time", "likes")),
-    "fast-likers.csv": ("metric_fast_likers", ("user_id", "likes")),
-    "top-10-word.csv": ("metric_top_words", ("word", "posts")),
-    "posts-per-language.csv": ("metric_posts_per_language", ("lang", "posts")),
+from blueskypipe.db import apply_schema
+
+# file name -> the view it holds. Each file's header is its view's column names.
+METRICS: dict[str, str] = {
+    "likes-per-minutes.csv": "metric_likes_per_minute",
+    "fast-likers.csv": "metric_fast_likers",
+    "top-10-word.csv": "metric_top_words",
+    "posts-per-language.csv": "metric_posts_per_language",
 }
 
 
@@ -31,6 +33,14 @@ class ExportError(Exception):
 
 
 Rows = list[tuple[object, ...]]
+
+
+class Table(NamedTuple):
+    """A view's column names and rows."""
+
+    header: tuple[str, ...]
+    rows: Rows
+
 
 # Beside the CSVs: the lock that lets one export at a time write them.
 LOCK_NAME = ".periodic.lock"
@@ -54,18 +64,24 @@ def exclusive(metrics_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def read_metrics(conn: sqlite3.Connection) -> dict[str, Rows]:
-    """Rows of every metric view, read through `conn` (in the caller's read
+def read_metrics(conn: sqlite3.Connection) -> dict[str, Table]:
+    """Every metric view, read through `conn` (in the caller's read
     transaction, so that all four files come from one snapshot)."""
-    return {name: conn.execute(f"SELECT * FROM {view}").fetchall() for name, (view, _) in METRICS.items()}
+    return {name: _table(conn, view) for name, view in METRICS.items()}
 
 
-def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:
+def _table(conn: sqlite3.Connection, view: str) -> Table:
+    cursor = conn.execute(f"SELECT * FROM {view}")
+    rows = cursor.fetchall()
+    return Table(tuple(column[0] for column in cursor.description), rows)
+
+
+def write_csvs(metrics_dir: Path, tables: dict[str, Table]) -> None:
     """Replace each metrics CSV atomically; raise ExportError if the folder is not writable."""
     try:
         metrics_dir.mkdir(parents=True, exist_ok=True)
-        for name, (_, header) in METRICS.items():
-            write_csv(metrics_dir / name, header, rows[name])
+        for name in METRICS:
+            write_csv(metrics_dir / name, tables[name])
     except OSError as exc:
         msg = f"cannot write metrics to {metrics_dir}: {exc}"
         raise ExportError(msg) from exc
@@ -73,26 +89,32 @@ def write_csvs(metrics_dir: Path, rows: dict[str, Rows]) -> None:
 
 def write_missing(metrics_dir: Path) -> list[str]:
     """Write a header-only file for each metric that has no file yet, and
-    return their names; existing files are never replaced. Raises ExportError."""
+    return their names; existing files are never replaced. The headers come
+    from the views of an empty database in memory. Raises ExportError."""
     missing = [name for name in METRICS if not (metrics_dir / name).exists()]
+    if not missing:
+        return []
+    with closing(sqlite3.connect(":memory:")) as conn:
+        apply_schema(conn)
+        empty = read_metrics(conn)
     try:
         metrics_dir.mkdir(parents=True, exist_ok=True)
         for name in missing:
-            write_csv(metrics_dir / name, METRICS[name][1], [])
+            write_csv(metrics_dir / name, empty[name])
     except OSError as exc:
         msg = f"cannot write metrics to {metrics_dir}: {exc}"
         raise ExportError(msg) from exc
     return missing
 
 
-def write_csv(path: Path, header: tuple[str, str], rows: Rows) -> None:
+def write_csv(path: Path, table: Table) -> None:
     """Write `path` through a unique temp file in the same folder plus a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerow(table.header)
+            writer.writerows(table.rows)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

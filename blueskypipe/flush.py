@@ -1,9 +1,12 @@
 """When the ingest loop hands its batch to the writer, reads on, waits, or stops.
 
-A small pure object: the loop tells it the time (its injected clock), how
-many lines the current batch holds, whether the writer is busy and what
-the last read found, and it answers with the next step. It never reads a
-clock, sleeps or does I/O, so each rule is tested with plain numbers.
+A small pure object. The loop tells it what happened (input arrived, a
+batch was handed over, a stop was asked for, the last writes began) and
+asks it questions: whether the run ends now and why, and otherwise the
+next step, given the time (the loop's injected clock), how many lines the
+current batch holds, whether the writer is busy and what the last read
+found. Questions change nothing. It never reads a clock, sleeps or does
+I/O, so each rule is tested with plain numbers.
 
 - Size and interval: the batch is handed over when it holds `batch_size`
   lines or `interval` seconds have passed, whichever comes first.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from blueskypipe.records import EndReason
+
 HEARTBEAT_SECONDS = 15.0
 MAX_HELD_BATCHES = 50
 FINAL_WRITE_PATIENCE = 10.0
@@ -38,7 +43,6 @@ class Step(Enum):
     READ = "read more input into the batch"
     HAND_OVER = "hand the batch to the writer"
     WAIT = "wait for the writer without reading"
-    STOP = "stop reading; the last batch follows"
 
 
 class FlushPolicy:
@@ -56,8 +60,6 @@ class FlushPolicy:
         self.interval = interval
         self.drain_seconds = drain_seconds
         self.idle_exit = idle_exit
-        # True once STOP came from `idle_exit` seconds without input.
-        self.idle = False
         self._input_at = now
         self._next_flush = now + interval
         self._next_heartbeat = now + HEARTBEAT_SECONDS
@@ -72,24 +74,31 @@ class FlushPolicy:
         """First call: drain the pipe briefly, then stop. Second call: stop now."""
         self._stop_at = now + self.drain_seconds if self._stop_at is None else now
 
-    def step(self, now: float, held: int, busy: bool, quiet: bool = False, eof: bool = False) -> Step:
-        """The next step for a batch of `held` lines; `quiet`: the last read found
-        the pipe empty; `eof`: the input has ended. After STOP, see `give_up`."""
-        pressed = busy and held >= self.batch_size * MAX_HELD_BATCHES
-        if not quiet:
-            self._input_at = now
-        self.idle = self.idle_exit is not None and now - self._input_at >= self.idle_exit
-        # Under back-pressure nothing more is read, so there is nothing left to drain.
-        if eof or self.idle or (self._stop_at is not None and (quiet or pressed or now >= self._stop_at)):
-            self._give_up_at = now + FINAL_WRITE_PATIENCE
-            return Step.STOP
-        if pressed:
+    def heard(self, now: float) -> None:
+        """A read at `now` found input."""
+        self._input_at = now
+
+    def stop_reason(self, now: float, held: int, busy: bool, quiet: bool, eof: bool) -> EndReason | None:
+        """Why reading ends now, or None to go on; `quiet`: the last read found
+        the pipe empty; `eof`: the input has ended."""
+        # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
+        # have ended: the signal is the cause. Under back-pressure nothing
+        # more is read, so there is nothing left to drain.
+        if self._stop_at is not None and (eof or quiet or self._pressed(held, busy) or now >= self._stop_at):
+            return EndReason.SIGNAL
+        if eof:
+            return EndReason.END_OF_INPUT
+        if self.idle_exit is not None and now - self._input_at >= self.idle_exit:
+            return EndReason.IDLE
+        return None
+
+    def next_step(self, now: float, held: int, busy: bool) -> Step:
+        """The next step for a batch of `held` lines, while reading goes on."""
+        if self._pressed(held, busy):
             return Step.WAIT
-        due = now >= self._next_flush
-        if held >= self.batch_size or (due and (held or now >= self._next_heartbeat)):
+        due = now >= self._next_flush and (held > 0 or now >= self._next_heartbeat)
+        if held >= self.batch_size or due:
             return Step.READ if busy else Step.HAND_OVER
-        if due:
-            self._next_flush = now + self.interval  # nothing to write yet
         return Step.READ
 
     def handed_over(self, now: float) -> None:
@@ -97,14 +106,25 @@ class FlushPolicy:
         self._next_flush = now + self.interval
         self._next_heartbeat = now + HEARTBEAT_SECONDS
 
-    def read_timeout(self, now: float, wake_at: float) -> float:
-        """How long the next read may wait for input; `wake_at`: the caller's own next deadline."""
+    def stopped(self, now: float) -> None:
+        """Reading ended at `now`: the last writes begin, and get FINAL_WRITE_PATIENCE."""
+        self._give_up_at = now + FINAL_WRITE_PATIENCE
+
+    def _pressed(self, held: int, busy: bool) -> bool:
+        return busy and held >= self.batch_size * MAX_HELD_BATCHES
+
+    def read_timeout(self, now: float, wake_at: float, held: int) -> float:
+        """How long the next read may wait for input, for a batch of `held`
+        lines; `wake_at`: the caller's own next deadline."""
         if self._stop_at is not None:
             return DRAIN_QUIET_SECONDS
-        # A deadline already past means a batch waits for the busy writer:
+        # An empty batch is next due at the heartbeat, but the loop still
+        # looks up every interval (a signal does not cut a read short). A
+        # deadline already past means a batch waits for the busy writer:
         # poll for it without spinning on an idle pipe.
-        return max(WRITER_POLL_SECONDS, min(self._next_flush, wake_at) - now)
+        due = self._next_flush if held else min(now + self.interval, self._next_heartbeat)
+        return max(WRITER_POLL_SECONDS, min(due, wake_at) - now)
 
     def give_up(self, now: float) -> bool:
-        """Whether the last writes, which began at STOP, have had FINAL_WRITE_PATIENCE."""
+        """Whether the last writes, which began at `stopped`, have had FINAL_WRITE_PATIENCE."""
         return self._give_up_at is not None and now >= self._give_up_at

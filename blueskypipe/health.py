@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from blueskypipe.flush import HEARTBEAT_SECONDS
 from blueskypipe.times import MICROS_PER_MINUTE
 from blueskypipe.windows import LATE_MICROS
 
-# periodic warns when handle-stream has been silent longer than this; it
-# commits at least every HEARTBEAT_SECONDS (15 s, flush.py) while it runs.
-STALE_SECONDS = 60
+# periodic warns when handle-stream has been silent longer than this: a
+# running writer commits at least every heartbeat, so four missed in a row
+# mean it is stalled (or gone without a word).
+STALE_SECONDS = 4 * HEARTBEAT_SECONDS
 # ...and when it commits but no event has come for longer than this: the
 # real stream never pauses that long (~1,000-2,000 events/s).
 NO_EVENTS_SECONDS = 60

@@ -19,14 +19,17 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe import options
+from blueskypipe.aggregate import Aggregator
+from blueskypipe.errors import AnotherWriter, StoreError
 from blueskypipe.events import LIKE, POST
 from blueskypipe.flush import FINAL_WRITE_PATIENCE, WRITER_POLL_SECONDS, FlushPolicy, Step
 from blueskypipe.lock import WriterLock
+from blueskypipe.records import Batch, EndReason
 from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store, StoreError
-from blueskypipe.windows import LikeWindows
+from blueskypipe.store import Store
+from blueskypipe.words import WordToolsError
 from blueskypipe.writer import BackgroundWriter
 
 Log = Callable[[str], None]
@@ -34,12 +37,14 @@ Log = Callable[[str], None]
 
 @dataclass
 class Options:
-    batch_size: int = 20_000
-    flush_interval: float = 1.0
-    progress_interval: float = 10.0
-    drain_seconds: float = 3.0
-    retention_minutes: int = 60
-    idle_exit: float | None = None  # end the run after this long without input
+    """The settings of a run; those a user sets default as their options do."""
+
+    batch_size: int = options.BATCH_SIZE.default
+    flush_interval: float = options.FLUSH_INTERVAL.default
+    progress_interval: float = options.PROGRESS_INTERVAL.default
+    retention_minutes: int = options.RETENTION_MINUTES.default
+    idle_exit: float | None = options.IDLE_EXIT.default  # end the run after this long without input
+    drain_seconds: float = 3.0  # after a stop request, for what is already in the pipe
 
 
 class Totals:
@@ -72,6 +77,21 @@ class Totals:
         )
 
 
+@dataclass(frozen=True)
+class RunResult:
+    totals: Totals
+    end_reason: EndReason
+
+
+class RunFailed(Exception):
+    """The run could not go on (the database cannot be written, the word tools
+    cannot be loaded); `committed`: what was committed before, once reading began."""
+
+    def __init__(self, message: str, committed: Totals | None) -> None:
+        super().__init__(message)
+        self.committed = committed
+
+
 class Ingest:
     """One run into the database at `db`; `request_stop` may be called from a signal handler."""
 
@@ -88,12 +108,8 @@ class Ingest:
         self.log = log
         self.options = options or Options()
         self.clock = clock
-        # Replaced at the start of the run by one that resumes the saved windows.
-        self.aggregator = Aggregator()
         self.totals = Totals()
         self.rejects = RejectLog(log)
-        # True once stdin is being read: what was committed then means something.
-        self.reading = False
         self.policy = FlushPolicy(
             clock(),
             self.options.batch_size,
@@ -101,117 +117,124 @@ class Ingest:
             self.options.drain_seconds,
             self.options.idle_exit,
         )
-        self._lines_read = 0
+        self.lines_read = 0
 
     def request_stop(self) -> None:
         """First call: drain the pipe briefly, then stop. Second call: stop now."""
         self.policy.request_stop(self.clock())
 
-    @property
-    def end_reason(self) -> str:
-        """Why `run` returned, as the runs table records it."""
-        # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
-        # have ended: the signal is the cause.
-        if self.policy.stop_requested:
-            return "signal"
-        return "idle" if self.policy.idle else "end of input"
+    def run(self) -> RunResult:
+        """Ingest until end of input, a stop request or `idle_exit` seconds
+        without input, as one recorded run.
 
-    def run(self) -> Totals:
-        """Ingest until end of input or a stop request, as one recorded run.
-
-        The run's record ends as 'end of input', 'signal', 'idle' (no input
-        for `idle_exit` seconds), or 'error' if anything raised, and the
-        store is closed, whatever happens. Raises
-        StoreError if the database cannot be opened, read or written (or a
-        lock held by someone else outlasts FINAL_WRITE_PATIENCE at the end),
-        WordToolsError if the word tools cannot be loaded, and AnotherWriter,
-        before touching the database, if another handle-stream is writing to it.
+        The run's record ends with why it ended, or 'error' if anything
+        raised, and the store is closed, whatever happens. Raises
+        AnotherWriter, before touching the database, if another
+        handle-stream is writing to it, and RunFailed if the database
+        cannot be opened, read or written (or a lock held by someone else
+        outlasts FINAL_WRITE_PATIENCE at the end) or the word tools cannot
+        be loaded.
         """
         # The lock first: a second writer must not touch the database at all.
-        with WriterLock(self.db) as lock, closing(Store(self.db, self.options.retention_minutes)) as store:
-            for note in store.upgrade_notes:
-                self.log(note)
-            store.begin_run()
-            lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")
-            try:
-                self._ingest(store)
-            except BaseException:
-                store.end_run("error")
-                raise
-            store.end_run(self.end_reason)
-        return self.totals
+        reading = False
+        try:
+            with (
+                WriterLock(self.db) as lock,
+                closing(Store(self.db, self.options.retention_minutes)) as store,
+            ):
+                for note in store.upgrade_notes:
+                    self.log(note)
+                store.begin_run()
+                lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")
+                try:
+                    aggregator = self._resume(store)
+                    self.log(f"reading stdin into {store.path}")
+                    reading = True
+                    reason = self._ingest(store, aggregator)
+                except BaseException:
+                    store.end_run(EndReason.ERROR)
+                    raise
+                store.end_run(reason)
+        except AnotherWriter:
+            raise
+        except (StoreError, WordToolsError) as exc:
+            raise RunFailed(str(exc), self.totals if reading else None) from exc
+        return RunResult(self.totals, reason)
 
-    def _ingest(self, store: Store) -> None:
-        self._resume_windows(store)
-        self.log(f"reading stdin into {store.path}")
-        self.reading = True
+    def _ingest(self, store: Store, aggregator: Aggregator) -> EndReason:
         writer = BackgroundWriter(store, self.totals.add, self.log)
         try:
-            self._loop(writer)
-            self._finish(writer)
+            reason = self._loop(writer, aggregator)
+            self._finish(writer, aggregator)
         finally:
             writer.close()
         self.rejects.report()
+        return reason
 
-    def _resume_windows(self, store: Store) -> None:
+    def _resume(self, store: Store) -> Aggregator:
+        """An aggregator that goes on from the state the last graceful stop saved."""
         windows, dropped = store.take_windows()
         if dropped:
             self.log(
                 f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
                 " that could not be read (like_windows); those users' windows start over"
             )
-        self.aggregator = Aggregator(LikeWindows(windows))
+        return Aggregator(resume=windows)
 
-    def _loop(self, writer: BackgroundWriter) -> None:
-        policy = self.policy
+    def _loop(self, writer: BackgroundWriter, aggregator: Aggregator) -> EndReason:
+        policy, reader = self.policy, self.reader
         now = self.clock()
         interval = self.options.progress_interval
         progress_mark, next_progress = (now, 0), now + interval
         while True:
-            # Asked on every pass: a finished commit reaches the totals here.
-            busy = writer.busy()
-            step = policy.step(now, self.aggregator.batch.lines, busy, self.reader.quiet, self.reader.eof)
-            if step is Step.STOP:
-                return
+            writer.collect()  # a finished commit reaches the totals here
+            held, busy = aggregator.batch.lines, writer.busy
+            reason = policy.stop_reason(now, held, busy, reader.quiet, reader.eof)
+            if reason is not None:
+                policy.stopped(now)
+                return reason
+            step = policy.next_step(now, held, busy)
             if step is Step.HAND_OVER:
-                writer.submit(self.aggregator.take_batch())
+                writer.submit(aggregator.take_batch())
                 policy.handed_over(now)
             elif step is Step.WAIT:
                 writer.wait(WRITER_POLL_SECONDS)  # the pipe waits; a stop request is still seen
             else:
-                self._read(policy.read_timeout(now, next_progress))
+                self._read(aggregator, policy.read_timeout(now, next_progress, held))
             now = self.clock()
             if now >= next_progress:
                 self._progress(progress_mark, now)
                 progress_mark, next_progress = (now, self.totals.events), now + interval
 
-    def _finish(self, writer: BackgroundWriter) -> None:
+    def _finish(self, writer: BackgroundWriter, aggregator: Aggregator) -> None:
         """Commit the batch in flight, then the last one with the window state;
         raise StoreError when they take longer than FINAL_WRITE_PATIENCE in all."""
         self._wait_for(writer)
-        writer.submit(self.aggregator.take_batch(final=True))
+        writer.submit(aggregator.take_batch(final=True))
         self._wait_for(writer)
 
     def _wait_for(self, writer: BackgroundWriter) -> None:
         while not writer.wait(WRITER_POLL_SECONDS):
             # Only a lock held by someone else ends the wait; a slow disk does not.
             if writer.locked_out and self.policy.give_up(self.clock()):
-                unsaved = self._lines_read - self.totals.lines
+                unsaved = self.lines_read - self.totals.lines
                 msg = (
                     f"{self.db} stayed locked for {FINAL_WRITE_PATIENCE:.0f} s;"
                     f" the last {unsaved:,} lines read were not saved"
                 )
                 raise StoreError(msg)
 
-    def _read(self, timeout: float) -> None:
-        agg = self.aggregator
-        lines = self.reader.read(timeout)
-        agg.add_lines(lines, self.rejects.note)
-        oversized = self.reader.take_oversized()
+    def _read(self, aggregator: Aggregator, timeout: float) -> None:
+        reader = self.reader
+        lines = reader.read(timeout)
+        if not reader.quiet:
+            self.policy.heard(self.clock())
+        aggregator.add_lines(lines, self.rejects.note)
+        oversized = reader.take_oversized()
         for _ in range(oversized):
-            agg.add_rejected("too_long")
+            aggregator.add_rejected("too_long")
             self.rejects.note("too_long", None)
-        self._lines_read += len(lines) + oversized
+        self.lines_read += len(lines) + oversized
 
     def _progress(self, mark: tuple[float, int], now: float) -> None:
         since, events_then = mark

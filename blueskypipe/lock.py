@@ -15,11 +15,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from blueskypipe.store import StoreError
-
-
-class AnotherWriter(StoreError):
-    """Another handle-stream is writing to this database."""
+from blueskypipe.errors import AnotherWriter, StoreError
 
 
 class WriterLock:

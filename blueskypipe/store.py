@@ -11,11 +11,11 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import orjson
 
-from blueskypipe.aggregate import Batch
 from blueskypipe.db import (
     NewerSchema,
     check_version,
@@ -25,8 +25,9 @@ from blueskypipe.db import (
     primary_code,
     transaction,
 )
+from blueskypipe.errors import StoreBusy, StoreError
+from blueskypipe.records import Batch, EndReason, WindowSnapshot
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
-from blueskypipe.windows import WindowSnapshot
 
 # The writer waits briefly, then goes back to reading stdin and retries the
 # same batch later: a stuck lock must not stall the pipe.
@@ -44,38 +45,81 @@ RECENT_COMMITS_SECONDS = 300
 # rows from a JSON document through json_each. Beyond being a single C loop,
 # this matters for the background writer: executemany releases and retakes
 # the GIL around every row, and each retake waits for the parsing thread's
-# switch interval, which made big batches take seconds.
-# Counters arrive as {key: count}; other rows as arrays ([a, b, c]).
+# switch interval, which made big batches take seconds. Each statement sits
+# beside the function that makes its document from a batch.
 # (`WHERE true` resolves SQLite's parsing ambiguity of SELECT ... ON CONFLICT.)
-_COUNTER_UPSERT = """
-    INSERT INTO {table} ({key}, {count}) SELECT key, value FROM json_each(?) WHERE true
-    ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}"""
-_UPSERTS = {
-    "likes_by_minute": _COUNTER_UPSERT.format(table="likes_by_minute", key="minute", count="likes"),
+
+
+class _Upsert(NamedTuple):
+    sql: str
+    rows: Callable[[Batch], object]  # the JSON document that `sql` reads
+
+
+def _counter(table: str, key: str, count: str, rows: Callable[[Batch], dict[str, int]]) -> _Upsert:
+    """A counter table whose document is {key: count}."""
+    return _Upsert(
+        f"""INSERT INTO {table} ({key}, {count}) SELECT key, value FROM json_each(?) WHERE true
+        ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}""",
+        rows,
+    )
+
+
+def _fast_liker_rows(batch: Batch) -> list[tuple[str, int, str, str]]:
+    return [
+        (user, peak.likes, timestamp_text(peak.start), timestamp_text(peak.end))
+        for user, peak in batch.fast_likers.items()
+    ]
+
+
+def ingest_counts(batch: Batch) -> dict[str, int]:
+    """The `ingest_counts` deltas of `batch`, zeros left out."""
+    counts = {
+        "lines": batch.lines,
+        "events": batch.events,
+        "rejected": batch.rejected,
+        "ignored_action": batch.ignored_actions,
+        "engineering_posts": batch.engineering_posts,
+        "far_off_likes": batch.far_off_likes,
+    }
+    counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
+    counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())
+    return {name: n for name, n in counts.items() if n}
+
+
+_UPSERTS = (
+    _counter("likes_by_minute", "minute", "likes", lambda b: b.likes_by_minute),
     # {minute: {user: likes}}: one row per pair of the two json_each levels.
-    "likes_by_user_minute": """
-        INSERT INTO likes_by_user_minute (minute, user_id, likes)
+    _Upsert(
+        """INSERT INTO likes_by_user_minute (minute, user_id, likes)
         SELECT m.key, u.key, u.value FROM json_each(?) AS m, json_each(m.value) AS u WHERE true
         ON CONFLICT (minute, user_id) DO UPDATE SET likes = likes + excluded.likes""",
-    # A user's best window replaces the stored one only when it holds more likes.
-    "fast_likers": """
-        INSERT INTO fast_likers (user_id, likes, window_start, window_end)
+        lambda b: b.likes_by_user_minute,
+    ),
+    # [[user, likes, window_start, window_end], ...]; a user's best window
+    # replaces the stored one only when it holds more likes.
+    _Upsert(
+        """INSERT INTO fast_likers (user_id, likes, window_start, window_end)
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
         ON CONFLICT (user_id) DO UPDATE SET
             likes = excluded.likes,
             window_start = excluded.window_start,
             window_end = excluded.window_end
         WHERE excluded.likes > fast_likers.likes""",
-    "word_counts": _COUNTER_UPSERT.format(table="word_counts", key="word", count="posts"),
-    # Arrays, not 'word|form' keys: a form is letters only, but a word comes
-    # from a lemmatiser's dictionary, so no separator is safe.
-    "word_forms": """
-        INSERT INTO word_forms (word, form, posts)
+        _fast_liker_rows,
+    ),
+    _counter("word_counts", "word", "posts", lambda b: b.word_counts),
+    # [[word, form, posts], ...]: arrays, not 'word|form' keys, since a form is
+    # letters only but a word comes from a lemmatiser's dictionary, so no
+    # separator is safe.
+    _Upsert(
+        """INSERT INTO word_forms (word, form, posts)
         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
         ON CONFLICT (word, form) DO UPDATE SET posts = posts + excluded.posts""",
-    "posts_by_lang": _COUNTER_UPSERT.format(table="posts_by_lang", key="lang", count="posts"),
-    "ingest_counts": _COUNTER_UPSERT.format(table="ingest_counts", key="name", count="n"),
-}
+        lambda b: [(word, form, n) for (word, form), n in b.word_forms.items()],
+    ),
+    _counter("posts_by_lang", "lang", "posts", lambda b: b.posts_by_lang),
+    _counter("ingest_counts", "name", "n", ingest_counts),
+)
 
 # Saved fast-liker windows are written this many users per statement.
 WINDOWS_PER_STATEMENT = 2_000
@@ -86,14 +130,6 @@ _SAVED_TIMES = msgspec.json.Decoder(list[int])
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DISK_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
-
-
-class StoreError(Exception):
-    """The database cannot be written (disk full, read-only, not a database)."""
-
-
-class StoreBusy(StoreError):
-    """Another connection holds the write lock; retry the same batch later."""
 
 
 class Store:
@@ -140,7 +176,7 @@ class Store:
         try:
             self.started_at = local_now(self.clock())
             with transaction(self.conn) as conn:
-                conn.execute("UPDATE runs SET end_reason = 'killed' WHERE end_reason IS NULL")
+                conn.execute("UPDATE runs SET end_reason = ? WHERE end_reason IS NULL", (EndReason.KILLED,))
                 self.run_id = conn.execute(
                     "INSERT INTO runs (started_at) VALUES (?)", (self.started_at,)
                 ).lastrowid
@@ -148,8 +184,8 @@ class Store:
             msg = f"cannot open {self.path}: {exc}"
             raise StoreError(msg) from exc
 
-    def end_run(self, reason: str) -> None:
-        """Close the record of the run begun: 'end of input', 'signal', 'idle' or 'error'.
+    def end_run(self, reason: EndReason) -> None:
+        """Close the record of the run begun with why it ended.
 
         Best effort: after an error the database may be what failed, and
         the next start then reports the run as killed.
@@ -159,7 +195,7 @@ class Store:
             self.conn.execute(f"PRAGMA busy_timeout = {END_RUN_BUSY_MS}")
             self.conn.execute(
                 "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_id = ?",
-                (local_now(self.clock()), reason, self.run_id),
+                (local_now(self.clock()), reason.value, self.run_id),
             )
         except sqlite3.Error:
             pass
@@ -208,9 +244,10 @@ class Store:
         return windows, len(rows) - len(windows)
 
     def _write_rollups(self, batch: Batch) -> None:
-        for table, rows in _rollup_rows(batch).items():
+        for upsert in _UPSERTS:
+            rows = upsert.rows(batch)
             if rows:
-                self.conn.execute(_UPSERTS[table], (orjson.dumps(rows),))
+                self.conn.execute(upsert.sql, (orjson.dumps(rows),))
 
     def _write_run(self, batch: Batch) -> None:
         now = self.clock()
@@ -272,37 +309,6 @@ class Store:
                 "INSERT INTO like_windows (user_id, times) SELECT key, value FROM json_each(?)",
                 (orjson.dumps(chunk),),
             )
-
-
-def _rollup_rows(batch: Batch) -> dict[str, object]:
-    """The rows of `batch` for each table of `_UPSERTS`, as its statement reads them."""
-    return {
-        "likes_by_minute": batch.likes_by_minute,
-        "likes_by_user_minute": batch.likes_by_user_minute,
-        "fast_likers": [
-            (user, peak.likes, timestamp_text(peak.start), timestamp_text(peak.end))
-            for user, peak in batch.fast_likers.items()
-        ],
-        "word_counts": batch.word_counts,
-        "word_forms": [(word, form, n) for (word, form), n in batch.word_forms.items()],
-        "posts_by_lang": batch.posts_by_lang,
-        "ingest_counts": ingest_counts(batch),
-    }
-
-
-def ingest_counts(batch: Batch) -> dict[str, int]:
-    """The `ingest_counts` deltas of `batch`, zeros left out."""
-    counts = {
-        "lines": batch.lines,
-        "events": batch.events,
-        "rejected": batch.rejected,
-        "ignored_action": batch.ignored_actions,
-        "engineering_posts": batch.engineering_posts,
-        "far_off_likes": batch.far_off_likes,
-    }
-    counts.update(("rejected:" + reason, n) for reason, n in batch.rejects.items())
-    counts.update(("collection:" + name, n) for name, n in batch.by_collection.items())
-    return {name: n for name, n in counts.items() if n}
 
 
 def _write_failure(path: Path, exc: sqlite3.Error) -> str:

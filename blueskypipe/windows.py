@@ -31,8 +31,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeAlias
+
+from blueskypipe.records import Held, Peak, WindowSnapshot, keep_best
 
 SPAN_MICROS = 60_000_000
 THRESHOLD = 50
@@ -51,20 +51,6 @@ CLOCK_MIN_SAMPLE = 21
 # bytes a like instead of 40) when they hold this many: most users like once
 # or twice, and a list is the cheaper start.
 COMPACT_AT = 4
-
-# A user's held like times (microseconds), sorted.
-Held: TypeAlias = "list[int] | array[int]"  # array is not subscriptable at run time
-# The held like times of each user, as saved across a restart.
-WindowSnapshot: TypeAlias = "dict[str, Held]"
-
-
-@dataclass(slots=True)
-class Peak:
-    """The fullest window seen for a user: its size and first/last like."""
-
-    likes: int
-    start: int
-    end: int
 
 
 class StreamClock:
@@ -220,13 +206,6 @@ class LikeWindows:
 def _lower_median(times: Sequence[int]) -> int:
     # The lower one: of two likes, a stray cannot win.
     return sorted(times)[(len(times) - 1) // 2]
-
-
-def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
-    """Keep `peak` as `user`'s in `peaks` unless the one there holds more likes."""
-    best = peaks.get(user)
-    if best is None or peak.likes > best.likes:
-        peaks[user] = peak
 
 
 def _held(times: list[int]) -> Held:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from blueskypipe.aggregate import Batch
-from blueskypipe.store import Store, StoreBusy
+from blueskypipe.errors import StoreBusy
+from blueskypipe.records import Batch
+from blueskypipe.store import Store
 
 # Seconds between attempts while another connection holds the write lock.
 RETRY_SECONDS = 0.1
@@ -24,7 +25,7 @@ RETRY_SECONDS = 0.1
 class BackgroundWriter:
     """Writes one batch at a time with `Store.write`, retrying while the lock is held.
 
-    `on_commit(batch)` runs on the caller's thread (in `busy` or `wait`), so
+    `on_commit(batch)` runs on the caller's thread (in `collect` or `wait`), so
     whatever it updates is only ever changed by that thread.
     """
 
@@ -43,19 +44,21 @@ class BackgroundWriter:
         # Set by the writer thread while it retries a lock held by someone else.
         self._locked_out = threading.Event()
 
+    @property
     def busy(self) -> bool:
-        """True while a batch is being written; raises the writer's StoreError, if any."""
-        if self._in_flight is None:
-            return False
-        if not self._in_flight.done():
-            return True
-        self._collect(self._in_flight)
-        return False
+        """Whether a batch is in flight and not written yet."""
+        return self._in_flight is not None and not self._in_flight.done()
+
+    def collect(self) -> None:
+        """Report the batch in flight to `on_commit` if it has been written;
+        raise the writer's StoreError if its write failed."""
+        if self._in_flight is not None and self._in_flight.done():
+            self._collect(self._in_flight)
 
     def submit(self, batch: Batch) -> None:
-        """Hand `batch` over; the writer must be idle (see `busy`)."""
-        if self.busy():
-            msg = "the writer is still busy with the previous batch"
+        """Hand `batch` over; the writer must be idle and its last batch collected."""
+        if self._in_flight is not None:
+            msg = "the writer still holds the previous batch"
             raise RuntimeError(msg)
         self._in_flight = self._pool.submit(self._write, batch)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import orjson
 
-from blueskypipe.aggregate import Aggregator, Batch
+from blueskypipe.aggregate import Aggregator
+from blueskypipe.records import Batch
 from blueskypipe.windows import LikeWindows
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from blueskypipe import words
-from blueskypipe.aggregate import Aggregator, Batch
-from blueskypipe.windows import LikeWindows
+from blueskypipe import events, words
+from blueskypipe.aggregate import Aggregator
+from blueskypipe.records import Batch
 from tests.helpers import did, event, post
 
 LIKE = "app.bsky.feed.like"
@@ -77,7 +80,7 @@ def test_only_the_final_batch_carries_the_windows() -> None:
     assert final.windows is not None
     assert [len(times) for times in final.windows.values()] == [2]
     # A run that starts from that snapshot continues the window.
-    resumed = Aggregator(LikeWindows(final.windows))
+    resumed = Aggregator(resume=final.windows)
     resumed.add_lines([event(f"2025-03-16T13:27:{s:02d}", repo=did(1)) for s in range(48)])
     assert resumed.take_batch().fast_likers[did(1)].likes == 50
 
@@ -133,7 +136,7 @@ def test_a_restored_window_survives_first_batches_without_events() -> None:
     first = Aggregator()
     first.add_lines([event(f"2025-03-16T12:00:{s:02d}", repo=user) for s in range(49)])
     saved = first.take_batch(final=True).windows
-    second = Aggregator(LikeWindows(saved))
+    second = Aggregator(resume=saved)
     second.add_lines([b"not json"])
     second.take_batch()
     second.add_lines([event("2025-03-16T12:00:49", repo=did(2))])
@@ -202,3 +205,42 @@ def test_a_line_whose_fold_raises_is_rejected_alone(monkeypatch: pytest.MonkeyPa
     assert batch.rejects == {"internal_error": 1}
     assert (batch.events, batch.by_collection) == (2, {LIKE: 1, "app.bsky.feed.post": 1})
     assert batch.posts_by_lang == {"fr": 1}  # the failed post left no trace
+
+
+SECOND = "2025-03-16T13:26:53"
+timestamps = st.one_of(
+    st.sampled_from([SECOND, f"{SECOND}.123456", f"{SECOND}.12345", f"{SECOND}.1234567", f"{SECOND}Z"]),
+    st.sampled_from(["2025-03-16T13:26:54", f"{SECOND}.12345\u0663", f"{SECOND},123456", f"{SECOND}.12 456"]),
+    st.text(alphabet="0123456789.:Z+-", max_size=8).map(lambda tail: SECOND + tail),
+)
+repos = st.one_of(
+    st.sampled_from(["did:plc:abc234", "did:plc:ABC", "did:plc:", "did:web:example.com", "did:plc:ab-c"]),
+    st.sampled_from(["did:plc:ab\u0663", "did:plc:ab.c", "did:plcx:abc", "DID:plc:abc"]),
+    st.text(alphabet="abcXYZ019-._:\u00e9", max_size=10).map(lambda tail: "did:plc:" + tail),
+)
+paths = st.one_of(
+    st.sampled_from([f"{LIKE}/3k", f"{LIKE}/", LIKE, "app.bsky.feed.post/3k", "app.bsky.graph.follow/3k"]),
+    st.sampled_from(["com.example.unknown/3k", "app.bsky.feed.like/3k/x", "/3k", "app.bsky.feed.like3k"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(timestamp=timestamps, repo=repos, path=paths, escaped=st.booleans())
+# Digits of other scripts, escaped into an ASCII line: int() and isalnum() take them.
+@example(timestamp=f"{SECOND}.12345\u0663", repo="did:plc:abc", path=f"{LIKE}/3k", escaped=True)
+@example(timestamp=SECOND, repo="did:plc:ab\u0663", path=f"{LIKE}/3k", escaped=True)
+def test_the_fast_path_accepts_exactly_the_common_form(
+    timestamp: str, repo: str, path: str, escaped: bool
+) -> None:
+    # The inline loop of add_lines is events.common_form written out: it
+    # must take exactly those lines, and leave every other to parse_line.
+    agg = Aggregator()
+    agg.add_lines([event(SECOND)])  # the stream's second is now SECOND
+    obj = orjson.loads(event(timestamp, repo=repo))
+    obj["path"] = path
+    # Escaped, a line of any text is ASCII: the fields must still be checked.
+    line = json.dumps(obj).encode() if escaped else orjson.dumps(obj)
+    before = agg.parsed_lines
+    agg.add_lines([line])
+    inline = agg.parsed_lines == before
+    assert inline == (line.isascii() and events.common_form(timestamp, repo, path, SECOND))

@@ -92,14 +92,14 @@ def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, da
         "top-10-word.csv": "top_words",
         "posts-per-language.csv": "posts_per_language",
     }
-    for name, (view, header) in METRICS.items():
+    for name, view in METRICS.items():
         header_row, *csv_rows = pipeline.csv(name)
         assert csv_rows, f"{name} is empty: the stream should fill every metric"
         for path in (view, queries[name]):
             status, body = get(f"{datasette}/{path}.json?_shape=array&_size=max")
             assert status == 200, body
             rows = json.loads(body)
-            assert list(rows[0]) == list(header) == header_row
+            assert list(rows[0]) == header_row
             assert as_text(rows) == csv_rows, f"{path} differs from {name}"
 
 

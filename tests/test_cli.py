@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from blueskypipe.cli import _EnvOptions, handle_stream_options, periodic_options
+from blueskypipe.cli import handle_stream_options, periodic_options
+from blueskypipe.options import OptionParser
 from tests.helpers import ROOT, Pipeline, event
 
 
@@ -70,7 +71,7 @@ def test_the_simulator_does_not_import_the_cli() -> None:
             [
                 "SQLite database (env BLUESKY_DB; default ./bluesky.db)",
                 "minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
-                "commit after this many lines at the latest (env BLUESKY_BATCH_SIZE; default 20000)",
+                "reading pauses at 50 times this (env BLUESKY_BATCH_SIZE; default 20000)",
             ],
         ),
         (
@@ -83,7 +84,7 @@ def test_the_simulator_does_not_import_the_cli() -> None:
     ],
 )
 def test_the_help_names_each_variable_and_its_default(
-    make: Callable[[], _EnvOptions], expected: list[str], monkeypatch: pytest.MonkeyPatch
+    make: Callable[[], OptionParser], expected: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "400")  # one line per option
     text = make().parser.format_help()

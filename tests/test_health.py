@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from blueskypipe import db
-from blueskypipe.aggregate import Batch
 from blueskypipe.health import NO_EVENTS_SECONDS, STALE_SECONDS, Gap, Status, describe, duration, lag, read
+from blueskypipe.records import Batch, EndReason
 from blueskypipe.store import Store
 
 # Local time, as the runs table and the event timestamps are.
@@ -21,7 +21,7 @@ def at(seconds: float) -> float:
     return (START + timedelta(seconds=seconds)).timestamp()
 
 
-def a_run(tmp_path: Path, end: str | None = None) -> Path:
+def a_run(tmp_path: Path, end: EndReason | None = None) -> Path:
     """A run that began at START and committed 600 events 10 s later, the
     last of them stamped 12:00:05; ended at 20 s by `end`, if given."""
     path = tmp_path / "bluesky.db"
@@ -64,7 +64,7 @@ def test_a_run_silent_for_longer_than_stale_seconds_is_named(tmp_path: Path) -> 
 
 
 def test_a_run_that_ended_is_never_stale(tmp_path: Path) -> None:
-    db = a_run(tmp_path, end="end of input")
+    db = a_run(tmp_path, end=EndReason.END_OF_INPUT)
     status = status_at(db, at(10_000))
     assert status is not None and not status.stale
     assert describe(db, status)[1:] == [
@@ -128,7 +128,7 @@ def test_a_run_that_never_had_an_event_counts_from_its_start(tmp_path: Path) -> 
 
 
 def test_the_event_time_missed_between_runs_in_the_last_day(tmp_path: Path) -> None:
-    path = a_run(tmp_path, end="signal")  # events up to 12:00:05
+    path = a_run(tmp_path, end=EndReason.SIGNAL)  # events up to 12:00:05
     store = Store(path, clock=lambda: at(200))
     store.begin_run()
     store.write(Batch(lines=5, first_event_time="2025-03-16T12:03:05", last_event_time="2025-03-16T12:03:06"))
@@ -142,7 +142,7 @@ def test_the_event_time_missed_between_runs_in_the_last_day(tmp_path: Path) -> N
 
 
 def test_missed_time_is_clipped_to_the_day_and_a_gap_back_in_time_misses_nothing(tmp_path: Path) -> None:
-    path = a_run(tmp_path, end="signal")  # events up to 12:00:05
+    path = a_run(tmp_path, end=EndReason.SIGNAL)  # events up to 12:00:05
     for first, last in (
         ("2025-03-16T14:00:05", "2025-03-16T14:00:06"),
         ("2025-03-16T13:00:00", "2025-03-16T13:00:01"),
@@ -150,7 +150,7 @@ def test_missed_time_is_clipped_to_the_day_and_a_gap_back_in_time_misses_nothing
         store = Store(path, clock=lambda: at(7200))
         store.begin_run()
         store.write(Batch(lines=1, first_event_time=first, last_event_time=last))
-        store.end_run("signal")
+        store.end_run(EndReason.SIGNAL)
         store.close()
     # Gaps: 12:00:05 .. 14:00:05 (2 h), then back to 13:00:00 (a clock set back).
     within = status_at(path, at(2 * 3600 + 3600))  # 15:00: the whole 2 h gap is in the last day

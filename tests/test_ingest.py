@@ -16,9 +16,8 @@ import pytest
 
 from blueskypipe.events import LIKE as LIKE_NSID
 from blueskypipe.events import MAX_LINE_BYTES
-from blueskypipe.ingest import Ingest, Options
+from blueskypipe.ingest import Ingest, Options, RunFailed
 from blueskypipe.source import LineReader
-from blueskypipe.store import StoreError
 from tests.helpers import event, post, query, wait_for
 
 
@@ -158,7 +157,7 @@ def test_a_stop_ends_the_run_in_time_however_long_another_writer_holds_the_lock(
         # The batch outgrows MAX_HELD_BATCHES x batch_size while the writer
         # waits for the lock: the loop stops reading and waits for the writer.
         threading.Thread(target=feed, daemon=True).start()
-        wait_for(lambda: run.ingest.aggregator.batch.lines >= 500)
+        wait_for(lambda: run.ingest.lines_read >= 500)
         run.ingest.request_stop()
         run.ingest.request_stop()
         loop.join(timeout=8)
@@ -170,9 +169,10 @@ def test_a_stop_ends_the_run_in_time_however_long_another_writer_holds_the_lock(
         os.close(run.read_fd)
     assert not still_running, "a stop must not wait for the lock to be released"
     (error,) = failed
-    assert isinstance(error, StoreError)
+    assert isinstance(error, RunFailed)
     pattern = rf"{re.escape(str(db))} stayed locked for 10 s; the last ([\d,]+) lines read were not saved"
     found = re.fullmatch(pattern, str(error))
     assert found, error
     assert 500 <= int(found[1].replace(",", "")) <= 2000
-    assert run.ingest.totals.lines == 0
+    assert error.committed is not None
+    assert error.committed.lines == 0

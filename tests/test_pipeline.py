@@ -240,7 +240,7 @@ def test_database_is_in_wal_mode_and_status_is_printed(pipeline: Pipeline) -> No
     status = pipeline.periodic().stdout.decode()
     assert "last event 2025-03-16T13:26:53" in status
     assert "1 events, 1 rejected lines" in status
-    assert "likes-per-minutes.csv: 1 rows" in status
+    assert "likes-per-minutes.csv: 1 row\n" in status
 
 
 def test_progress_lines_go_to_stderr_while_running(pipeline: Pipeline) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from blueskypipe.aggregate import Batch
-from blueskypipe.store import Store, StoreBusy
+from blueskypipe.errors import StoreBusy
+from blueskypipe.records import Batch, Peak
+from blueskypipe.store import Store
 from blueskypipe.times import MICROS_PER_DAY, micros
-from blueskypipe.windows import Peak
 
 NOON = date(2025, 3, 16).toordinal() * MICROS_PER_DAY + 12 * 3_600_000_000
 

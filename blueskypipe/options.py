@@ -1,0 +1,136 @@
+"""Every option of handle-stream and periodic, each declared once.
+
+An `Option` holds its flag, the environment variable that may stand in for
+it, how a value is read and checked, its default and its help. The
+argument parsers, the environment and the defaults of the library's entry
+points (`ingest.Options`, `store.Store`) all read them from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from blueskypipe.flush import MAX_HELD_BATCHES
+
+T_co = TypeVar("T_co", covariant=True)
+Number = TypeVar("Number", int, float)
+
+
+@dataclass(frozen=True)
+class Option(Generic[T_co]):
+    flag: str
+    parse: Callable[[str], T_co]
+    default: T_co
+    help: str
+    env: str | None = None  # a variable read when the flag is not given
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def help_text(self) -> str:
+        """The help, then where else the value comes from."""
+        default = self.default
+        if default is None:
+            shown = "off"
+        elif isinstance(default, Path) and not default.is_absolute():
+            shown = f"./{default}"
+        elif isinstance(default, float):
+            shown = f"{default:g}"
+        else:
+            shown = str(default)
+        source = f"env {self.env}; default {shown}" if self.env else f"default {shown}"
+        return f"{self.help} ({source})"
+
+
+def positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    """A value parser: a number of `kind` greater than zero."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            msg = f"not a number: {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value <= 0:
+            msg = f"must be greater than 0, not {text}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = getattr(kind, "__name__", "number")  # argparse names it in errors
+    return parse
+
+
+DB = Option("--db", Path, Path("bluesky.db"), "SQLite database", "BLUESKY_DB")
+METRICS_DIR = Option("--metrics-dir", Path, Path("metrics"), "folder of the CSV files", "BLUESKY_METRICS_DIR")
+RETENTION_MINUTES = Option(
+    "--retention-minutes",
+    positive(int),
+    60,
+    "minutes of likes_by_user_minute to keep",
+    "BLUESKY_RETENTION_MINUTES",
+)
+BATCH_SIZE = Option(
+    "--batch-size",
+    positive(int),
+    20_000,
+    "hand a batch to the writer once it holds this many lines; while the writer is busy"
+    f" the batch grows on, and reading pauses at {MAX_HELD_BATCHES} times this",
+    "BLUESKY_BATCH_SIZE",
+)
+IDLE_EXIT: Option[float | None] = Option(
+    "--idle-exit",
+    positive(float),
+    None,
+    "end the run, with exit status 3, when no input arrives for this many seconds"
+    " (a hung firehose client); for a restart loop",
+    "BLUESKY_IDLE_EXIT",
+)
+FLUSH_INTERVAL = Option("--flush-interval", positive(float), 1.0, "commit at least this often, in seconds")
+PROGRESS_INTERVAL = Option(
+    "--progress-interval", positive(float), 10.0, "seconds between progress lines on stderr"
+)
+
+HANDLE_STREAM: tuple[Option[object], ...] = (
+    DB,
+    RETENTION_MINUTES,
+    BATCH_SIZE,
+    IDLE_EXIT,
+    FLUSH_INTERVAL,
+    PROGRESS_INTERVAL,
+)
+PERIODIC: tuple[Option[object], ...] = (DB, METRICS_DIR)
+
+
+class OptionParser:
+    """An argument parser for `options`. A variable is checked exactly like
+    its flag (as datasette's `envvar=` options are): a bad value is a
+    one-line error that names the variable, exit status 2, never a
+    traceback. An empty variable counts as unset."""
+
+    def __init__(self, parser: argparse.ArgumentParser, options: Sequence[Option[object]]) -> None:
+        self.parser = parser
+        self.options = options
+        for option in options:
+            parser.add_argument(option.flag, type=option.parse, default=None, help=option.help_text())
+
+    def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
+        args = self.parser.parse_args(argv)
+        for option in self.options:
+            if getattr(args, option.dest) is None:
+                setattr(args, option.dest, self._from_env(option))
+        return args
+
+    def _from_env(self, option: Option[object]) -> object:
+        raw = os.environ.get(option.env) if option.env else None
+        if not raw:
+            return option.default
+        try:
+            return option.parse(raw)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            self.parser.exit(2, f"{self.parser.prog}: error: {option.env}={raw!r}: {exc}\n")
