@@ -23,9 +23,12 @@ format: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-# Not part of `make test`: several minutes, and its numbers mean little on a busy machine.
+# Not part of `make test`: a few minutes, and its rates mean little on a busy machine.
+# bench.report then copies bench/out/results.json to docs/bench-results.json
+# and rewrites the figures of docs/performance.md from it.
 bench: setup
 	$(RUN) python -m bench.run
+	$(RUN) python -m bench.report
 
 # Datasette on the live database: read-only (mode=ro), not --immutable, because
 # handle-stream goes on writing in WAL mode. browse/serve.py applies

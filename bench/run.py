@@ -3,7 +3,9 @@
 Inputs come from the simulator (fixed seed) and are written to files first,
 so that ingest is measured from the page cache and not against the
 generator. Every rate is also given as a ratio to a baseline measured in
-the same run, since the machine is shared and noisy.
+the same run, since the machine is shared and noisy. Everything lands in
+bench/out/results.json, which `python -m bench.report` (the next step of
+`make bench`) turns into the figures of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import report
 from tests.helpers import PeakRss, simulate_to_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +41,10 @@ MSGSPEC_FLOOR = (
 
 
 def main() -> None:
+    started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
     files = {name: generate(name, n) for name, n in SIZES.items()}
-    results: dict[str, object] = {"machine": machine()}
+    results: dict[str, object] = {"machine": machine(), "runs": RUNS}
     results["simulator"] = simulator_rate()
     results["ingest"] = ingest_rate(files["1M"])
     results["startup"] = startup()
@@ -52,12 +56,14 @@ def main() -> None:
     results["freshness"] = freshness(generate("live", 40_000, "--engineering-share", "0.2"))
     results["word_cost"] = word_cost()
     results["steps"] = steps(files["100k"])
+    results["total_s"] = time.perf_counter() - started
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print_table(results)
 
 
 def machine() -> dict[str, object]:
     return {
+        "date": time.strftime("%Y-%m-%d"),
         "cores": os.cpu_count(),
         "cpu": _cpu_model(),
         "python": platform.python_version(),
@@ -446,107 +452,8 @@ print(json.dumps({"load_s": load, "posts": len(times["en"]) + len(times["other"]
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def print_table(r: dict) -> None:  # type: ignore[type-arg]
-    m, ing, mem, per, rd, fr, wc = (
-        r["machine"],
-        r["ingest"],
-        r["memory_and_size"],
-        r["periodic"],
-        r["under_readers"],
-        r["freshness"],
-        r["word_cost"],
-    )
-    rows = [
-        (
-            "ingest events/s (1M, page cache, wall time incl. start-up)",
-            f"{ing['events_per_s']:,.0f}",
-            ">= 300,000",
-        ),
-        (
-            "ingest events/s, steady state (5M run minus 1M run)",
-            f"{mem['5M']['steady_events_per_s']:,.0f}",
-            "reported",
-        ),
-        ("bare orjson.loads loop events/s", f"{ing['parse_floor_events_per_s']:,.0f}", "baseline"),
-        (
-            "bare msgspec decode loop events/s (same struct)",
-            f"{ing['msgspec_floor_events_per_s']:,.0f}",
-            "baseline",
-        ),
-        ("ingest / orjson loop", f"{ing['ratio_to_parse_floor']:.2f}", ">= 0.4"),
-        ("ingest / msgspec loop", f"{ing['ratio_to_msgspec_floor']:.2f}", "reported"),
-        ("`./handle-stream < /dev/null`, median of 10", f"{r['startup']['median_s']:.2f} s", "<= 0.3 s"),
-        (
-            "peak RSS 1M / 5M",
-            f"{mem['1M']['peak_rss_mb']:.0f} MB / {mem['5M']['peak_rss_mb']:.0f} MB",
-            "<= 120 MB",
-        ),
-        ("peak RSS ratio 5M/1M", f"{mem['5M']['rss_ratio_5M_to_1M']:.2f}", "<= 1.2"),
-        ("DB size 1M / 5M", f"{mem['1M']['db_mb']:.0f} MB / {mem['5M']['db_mb']:.0f} MB", "reported"),
-        (
-            "DB bytes per million events 1M / 5M",
-            f"{mem['1M']['db_bytes_per_million_events'] / 1e6:.1f} MB / "
-            f"{mem['5M']['db_bytes_per_million_events'] / 1e6:.1f} MB",
-            "reported",
-        ),
-        (
-            "likes_by_user_minute rows 5M: retention 60 / 10",
-            f"{mem['5M']['likes_by_user_minute_rows']:,} / "
-            f"{mem['5M']['likes_by_user_minute_rows_retention_10']:,}",
-            "bounded by retention",
-        ),
-        ("periodic after 100k / 5M", f"{per['after_100k_s']:.3f} s / {per['after_5M_s']:.3f} s", "<= 0.3 s"),
-        ("periodic ratio 5M/100k", f"{per['ratio_5M_to_100k']:.2f}", "<= 1.3"),
-        ("ingest under readers, ratio to alone", f"{rd['ratio_to_alone']:.2f}", ">= 0.9"),
-        ("'database is locked' under readers", f"{rd['locked_errors']}", "0"),
-        (
-            f"live {fr['rate']:,} events/s, 20 % engineering posts: freshness p50 / p99",
-            f"{fr['p50_s']:.2f} s / {fr['p99_s']:.2f} s",
-            "p99 <= 1.5 s",
-        ),
-        (
-            "same: longest time without a commit, after the first 2 s",
-            f"{fr['longest_without_commit_s']:.2f} s",
-            "<= 1.5 s",
-        ),
-        ("same: peak RSS", f"{fr['peak_rss_mb']:.0f} MB", "reported"),
-        ("word tools: load, in a process of their own", f"{wc['load_s']:.2f} s", "reported"),
-        (
-            f"word path per qualifying post ({wc['posts']} posts), median English / other",
-            f"{wc['median_en_ms']:.3f} ms / {wc['median_other_ms']:.3f} ms",
-            "<= 0.2 ms",
-        ),
-        (
-            "word path, slowest constructed text (16 KB of 'a.', 800 unknown words, 1 MB)",
-            f"{wc['worst_constructed_ms']:.2f} ms",
-            "<= 5 ms",
-        ),
-        ("simulator events/s (not paced)", f"{r['simulator']['events_per_s']:,.0f}", "several 100k"),
-    ]
-    st = r["steps"]
-    rows += [
-        ("in-process µs/line: bare msgspec decode", f"{st['decode_us']:.2f}", "baseline"),
-        (
-            "in-process µs/line: Aggregator.add_lines (decode, checks, every fold)",
-            f"{st['add_lines_us']:.2f}",
-            "reported",
-        ),
-        (
-            "in-process µs/line: of which fast-liker windows",
-            f"{st['windows_us_per_like'] * st['like_share']:.2f}",
-            "reported",
-        ),
-        (
-            "in-process µs/line: parse_line (exact path, rare lines only)",
-            f"{st['parse_line_us']:.2f}",
-            "reported",
-        ),
-    ]
-    print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, SQLite {m['sqlite']}")
-    print(f"ingest and parse floor: medians of {RUNS} runs; periodic: medians of 5")
-    print("| figure | measured | target |\n|---|---|---|")
-    for figure, value, target in rows:
-        print(f"| {figure} | {value} | {target} |")
+def print_table(results: dict[str, object]) -> None:
+    print(report.section(results))
     print(f"(also in {OUT / 'results.json'})")
 
 

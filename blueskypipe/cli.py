@@ -160,7 +160,7 @@ def _read(path: Path) -> tuple[Status, dict[str, Table]]:
 
 def simulate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m blueskypipe simulate",
+        prog="./scripts/launch simulate",
         description="Print synthetic Bluesky events in the exact format of ./bluesky.",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")

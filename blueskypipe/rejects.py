@@ -44,5 +44,5 @@ class RejectLog:
             return
         total = sum(self._unreported.values())
         kinds = ", ".join(f"{reason} {n:,}" for reason, n in self._unreported.most_common())
-        self.log(f"{total:,} more lines rejected ({kinds})")
+        self.log(f"{total:,} more {'line' if total == 1 else 'lines'} rejected ({kinds})")
         self._unreported.clear()

@@ -6,7 +6,7 @@ repo. Lines are built from templates of pre-encoded pieces, which gives the
 same bytes as `json.dumps` at a fraction of the cost; a test checks that
 every generated line equals `json.dumps(json.loads(line))`.
 
-Run it with `python -m blueskypipe simulate --help` (the options live in cli.py).
+Run it with `./scripts/launch simulate --help` (the options live in cli.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Read lines from a file descriptor in large chunks, with a timeout.
 
 The ingest loop must never sit in a blocking read while it holds
-uncommitted data, so `read` waits at most `timeout` seconds. Lines longer
-than `max_line` are skipped without being buffered whole and only counted
-(see `take_oversized`), so a 50 MB line costs no more memory than a short one.
+uncommitted data, so `read` waits at most `timeout` seconds. A line that
+grows past `max_line` while it is still incomplete is skipped without being
+buffered whole and only counted (see `take_oversized`), so a 50 MB line
+costs no more memory than a short one. A long line that arrives whole in
+one read (at most CHUNK_BYTES) is returned, and the parser rejects it.
 """
 
 from __future__ import annotations

@@ -124,8 +124,9 @@ class Pipeline:
         )
 
     def running(self, lines: list[bytes], timeout: float = 60.0) -> subprocess.Popen:
-        """./handle-stream with `lines` committed and its stdin still open."""
-        proc = self.spawn()
+        """./handle-stream with `lines` committed and its stdin still open
+        (committing every 0.1 s, so that the wait is short)."""
+        proc = self.spawn("--flush-interval", "0.1")
         assert proc.stdin is not None
         proc.stdin.write(b"".join(line + b"\n" for line in lines))
         proc.stdin.flush()

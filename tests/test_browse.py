@@ -15,6 +15,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -41,50 +43,62 @@ def get(url: str | urllib.request.Request) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-@pytest.fixture(params=["bluesky.db", "archive.db"])
-def live(request: pytest.FixtureRequest, pipeline: Pipeline) -> Iterator[subprocess.Popen]:
+@pytest.fixture(scope="module", params=["bluesky.db", "archive.db"])
+def browsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browsed]:
     """handle-stream with its stdin open, after committing a stream into a
-    database file of the name the test is run for."""
+    database file of the name the tests are run for, and the server `make
+    browse DB=...` starts on it. One of each for all the tests of a name:
+    they only read."""
+    pipeline = Pipeline(tmp_path_factory.mktemp("browse"))
     pipeline.db = pipeline.tmp / request.param
     lines, _ = stream(seed=5, n=20_000)
     proc = pipeline.running(lines)
-    yield proc
-    assert proc.stdin is not None
-    proc.stdin.close()
-    assert proc.wait(timeout=60) == 0
+    try:
+        with serving(pipeline) as url:
+            yield Browsed(pipeline, url)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
 
 
-@pytest.fixture
-def datasette(pipeline: Pipeline, live: subprocess.Popen) -> Iterator[str]:
-    """The server `make browse DB=...` starts, on a free port; yields the URL
-    of the database (Datasette names it after the file: archive.db is /archive)."""
+class Browsed(NamedTuple):
+    pipeline: Pipeline
+    url: str  # the database's (Datasette names it after the file: archive.db is /archive)
+
+
+@contextmanager
+def serving(pipeline: Pipeline) -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "browse" / "serve.py"), str(pipeline.db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if get(f"{base}/-/versions.json")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-        assert time.monotonic() < deadline, "datasette did not start"
-        time.sleep(0.2)
-    yield f"{base}/{pipeline.db.stem}"
-    server.terminate()
-    server.wait(timeout=30)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(f"{base}/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert time.monotonic() < deadline, "datasette did not start"
+            time.sleep(0.2)
+        yield f"{base}/{pipeline.db.stem}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def as_text(rows: list[dict[str, object]]) -> list[list[str]]:
     return [[str(value) for value in row.values()] for row in rows]
 
 
-def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, datasette: str) -> None:
+def test_each_metric_view_and_canned_query_equals_its_csv(browsed: Browsed) -> None:
+    pipeline, datasette = browsed
     pipeline.periodic()
     queries = {
         "likes-per-minutes.csv": "likes_per_minute",
@@ -103,7 +117,8 @@ def test_each_metric_view_and_canned_query_equals_its_csv(pipeline: Pipeline, da
             assert as_text(rows) == csv_rows, f"{path} differs from {name}"
 
 
-def test_no_write_is_possible_through_it(pipeline: Pipeline, datasette: str) -> None:
+def test_no_write_is_possible_through_it(browsed: Browsed) -> None:
+    pipeline, datasette = browsed
     before = committed(pipeline.db)
     for sql in ("DELETE FROM ingest_counts", "UPDATE likes_by_minute SET likes = 0", "DROP TABLE runs"):
         status, _ = get(f"{datasette}.json?" + urllib.parse.urlencode({"sql": sql}))
@@ -128,7 +143,8 @@ def page(url: str) -> str:
     return body.decode()
 
 
-def test_titles_column_notes_and_canned_queries_apply_whatever_the_file_is_called(datasette: str) -> None:
+def test_titles_column_notes_and_canned_queries_apply_whatever_the_file_is_called(browsed: Browsed) -> None:
+    datasette = browsed.url
     metadata = yaml.safe_load((ROOT / "browse" / "metadata.yml").read_text(encoding="utf-8"))
     written = metadata["databases"]["bluesky"]
     index = html.unescape(page(datasette))

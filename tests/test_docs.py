@@ -4,13 +4,16 @@
   (`make docs`); a table that differs from them fails here.
 - Runnable code blocks. A ```sh block whose line before is the HTML comment
   `<!-- runnable -->` is run here with bash (`-e -o pipefail`) in a new,
-  empty folder holding `./handle-stream` and `./periodic`, so it starts from
-  no database. One preceded by `<!-- runnable while writing -->` is run in a
-  folder where `./handle-stream` is writing `bluesky.db` at that moment (a
-  minute of simulated events, then a live-rate stream); it must finish,
+  empty folder holding `./handle-stream`, `./periodic` and
+  `./scripts/launch`, so it starts from no database. One preceded by
+  `<!-- runnable while writing -->` is run in a folder where
+  `./handle-stream` is writing `bluesky.db` at that moment (a minute of
+  simulated events, then a live-rate stream); it must finish,
   exit 0 and never see a lock, and the writer must go on committing. In both,
   `uv run CMD` runs CMD from the environment the tests run in, which is the
   one `uv run` uses in a checkout, and BLUESKY_* variables are unset.
+- The figures of docs/performance.md are those `python -m bench.report`
+  renders from docs/bench-results.json, the results file `make bench` wrote.
 - Every relative link and anchor in the pages resolves, every mention of a
   docs page (`docs/metrics.md#top-words`) anywhere in the repository
   resolves, and no file mentions a document the repository does not hold.
@@ -18,6 +21,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import report
 from blueskypipe.export import METRICS
 from blueskypipe.store import Store
 from tests import docs
@@ -48,12 +53,17 @@ def test_the_options_tables_are_those_of_the_parsers() -> None:
 
 def test_a_changed_option_makes_the_table_differ() -> None:
     operations = (docs.DOCS / "operations.md").read_text(encoding="utf-8")
-    stale = operations.replace("commit after this many lines at the latest", "commit now and then")
+    (batch_size,) = [
+        action.help
+        for action in docs.parsers()["handle-stream"]._actions
+        if "--batch-size" in action.option_strings and action.help
+    ]
+    stale = operations.replace(batch_size, "commit now and then")
     assert stale != operations
     assert docs.generate(stale) == operations
 
 
-@pytest.mark.parametrize(("name", "view"), [(name, view) for name, (view, _) in METRICS.items()])
+@pytest.mark.parametrize(("name", "view"), list(METRICS.items()))
 def test_every_metrics_file_and_view_is_in_the_readme_and_defined(name: str, view: str) -> None:
     for page in (docs.README, docs.DOCS / "metrics.md"):
         text = page.read_text(encoding="utf-8")
@@ -66,13 +76,31 @@ def test_the_readme_is_a_front_door() -> None:
     for command in (
         "make test",
         "make demo",
-        "python -m blueskypipe simulate",
+        "./scripts/launch simulate",
         "./handle-stream",
         "./periodic",
     ):
         assert command in text, command
     for page in sorted(docs.DOCS.glob("*.md")):
         assert f"(docs/{page.name}" in text, f"the README does not link {page.name}"
+
+
+def test_the_performance_figures_are_those_of_the_results_file() -> None:
+    page = report.PAGE.read_text(encoding="utf-8")
+    results = json.loads(report.COMMITTED.read_text(encoding="utf-8"))
+    assert report.rewrite(page, results) == page, (
+        "docs/performance.md differs from docs/bench-results.json: run python -m bench.report "
+        "docs/bench-results.json (or make bench for new figures)"
+    )
+
+
+def test_a_changed_figure_makes_the_performance_page_differ() -> None:
+    page = report.PAGE.read_text(encoding="utf-8")
+    results = json.loads(report.COMMITTED.read_text(encoding="utf-8"))
+    results["startup"]["median_s"] += 1
+    assert report.rewrite(page, results) != page
+    with pytest.raises(report.NoMarkers):
+        report.rewrite(page.replace(report.END, ""), results)
 
 
 # --- Links -----------------------------------------------------------------
@@ -135,8 +163,10 @@ UV_RUN = 'uv() { if [ "$1" = run ]; then shift; "$@"; else command uv "$@"; fi; 
 
 
 def folder_with_launchers(folder: Path) -> Path:
-    """`folder`, holding ./handle-stream and ./periodic that run the ones of this checkout."""
-    for name in ("handle-stream", "periodic"):
+    """`folder`, holding ./handle-stream, ./periodic and ./scripts/launch that
+    run the ones of this checkout."""
+    (folder / "scripts").mkdir()
+    for name in ("handle-stream", "periodic", "scripts/launch"):
         launcher = folder / name
         launcher.write_text(f'#!/bin/sh\nexec "{ROOT / name}" "$@"\n', encoding="utf-8")
         launcher.chmod(0o755)
@@ -183,7 +213,13 @@ def writing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = folder_with_launchers(tmp_path_factory.mktemp("writing"))
     simulate = [sys.executable, "-m", "blueskypipe", "simulate"]
     with (folder / "handle-stream.log").open("w+b") as log:
-        writer = subprocess.Popen([folder / "handle-stream"], stdin=subprocess.PIPE, stderr=log, cwd=folder)
+        # Commits every 0.2 s: each test waits for one after its block.
+        writer = subprocess.Popen(
+            [folder / "handle-stream", "--flush-interval", "0.2"],
+            stdin=subprocess.PIPE,
+            stderr=log,
+            cwd=folder,
+        )
         assert writer.stdin is not None
         subprocess.run(
             [*simulate, "--count", "100000", "--fast-likers", "2"], stdout=writer.stdin, check=True

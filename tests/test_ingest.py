@@ -101,10 +101,25 @@ def test_progress_lines_follow_the_injected_clock(db: Path) -> None:
     # progress line (interval 1 s) and a commit (interval 1 s).
     ticks = iter(float(2 * n) for n in range(10**6))
     run = Run(db, Options(progress_interval=1.0), clock=ticks)
-    run.feed(b"".join(post(f"2025-03-16T12:00:{i:02d}", "hello") + b"\n" for i in range(50)))
-    run.finish()
-    assert any(" events/s | " in line for line in run.logged)
+    lines = [post(f"2025-03-16T12:00:{i:02d}", "hello") + b"\n" for i in range(50)]
+    os.write(run.write_fd, b"".join(lines[:25]))
+    loop = threading.Thread(target=run.ingest.run)
+    loop.start()
+    try:
+        # Half the lines committed and seen by the loop, then the rest.
+        wait_for(lambda: run.ingest.totals.events == 25)
+        os.write(run.write_fd, b"".join(lines[25:]))
+    finally:
+        os.close(run.write_fd)
+        loop.join(timeout=30)
+        os.close(run.read_fd)
     assert counts(db)["collection:app.bsky.feed.post"] == 50
+    # Each rate is events over the injected time since the line before: at
+    # least 2 s of it, so at most 12.5 events/s here. Between two real looks
+    # pass microseconds: a rate that read the real clock would be in the millions.
+    rates = [float(line.split()[0].replace(",", "")) for line in run.logged if " events/s | " in line]
+    assert any(rate > 0 for rate in rates), rates
+    assert all(rate <= 12.5 for rate in rates), rates
 
 
 def test_a_quiet_stream_still_commits_now_and_then(db: Path) -> None:

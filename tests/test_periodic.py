@@ -77,7 +77,7 @@ def test_concurrent_periodic_runs(pipeline: Pipeline) -> None:
 def test_csvs_never_go_back_to_an_older_snapshot(pipeline: Pipeline) -> None:
     """Overlapping periodic runs while the stream writes: a slower run that read
     an older snapshot must not rename its file last."""
-    lines, _ = stream(seed=38, n=100_000)
+    lines, _ = stream(seed=38, n=40_000)
     writer = pipeline.spawn("--flush-interval", "0.02")
     assert writer.stdin is not None
     feeding = feed_slowly(writer.stdin, lines, per_step=100, pause=0.005)

@@ -12,7 +12,7 @@ import pytest
 
 from blueskypipe.db import SCHEMA_VERSION
 from tests import reference
-from tests.helpers import ROOT, SAMPLE, Pipeline, did, event, post
+from tests.helpers import ROOT, SAMPLE, Pipeline, did, event, post, query, wait_for
 from tests.streams import Words, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
@@ -160,7 +160,7 @@ def test_a_mistyped_db_leaves_the_csvs_whole(pipeline: Pipeline) -> None:
 
 
 def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
-    lines, _ = stream(seed=9, n=200_000)
+    lines, _ = stream(seed=9, n=60_000)
     writer = pipeline.spawn("--batch-size", "2000")
     assert writer.stdin is not None
     data = b"".join(line + b"\n" for line in lines)
@@ -181,17 +181,14 @@ def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
 
 
 def test_kill_9_keeps_the_database_consistent(pipeline: Pipeline) -> None:
-    lines, _ = stream(seed=13, n=150_000)
+    lines, _ = stream(seed=13, n=40_000)
     writer = pipeline.spawn("--batch-size", "5000")
     assert writer.stdin is not None
-    sent = 0
-    for line in lines:
-        writer.stdin.write(line + b"\n")
-        sent += 1
-        if sent == 100_000:
-            writer.stdin.flush()
-            time.sleep(1.5)
-            break
+    sent = 30_000
+    writer.stdin.write(b"".join(line + b"\n" for line in lines[:sent]))
+    writer.stdin.flush()
+    # Killed once some batches are committed, and likely while one is written.
+    wait_for(lambda: query(pipeline.db, "select n from ingest_counts where name = 'lines'") >= 10_000)
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     with sqlite3.connect(pipeline.db) as conn:

@@ -89,7 +89,7 @@ def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
 def test_status_shows_lag_and_rate_while_the_stream_runs(pipeline: Pipeline) -> None:
     # Events stamped as ./bluesky stamps them: this machine's clock, now.
     newest = datetime.now() - timedelta(seconds=5)
-    proc = pipeline.running(likes(newest - timedelta(seconds=59), 600))
+    proc = pipeline.running(likes(newest - timedelta(seconds=59.9), 600))  # the last one at `newest`
     status = pipeline.periodic().stdout.decode()
     found = re.search(r"run 1 since [\d: -]+: lag ([\d.]+) s, ([\d,]+) events/s over the last minute", status)
     assert found, status

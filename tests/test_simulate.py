@@ -87,7 +87,8 @@ def test_duration_bounds_event_time() -> None:
 
 
 def test_planted_fast_likers_come_out_with_their_counts(pipeline: Pipeline) -> None:
-    data = simulate("--count", "150000", "--seed", "4", "--fast-likers", "4")
+    # The last burst ends by 81 s of event time: 45,000 events at 500 a second.
+    data = simulate("--count", "45000", "--rate", "500", "--seed", "4", "--fast-likers", "4")
     pipeline.ingest(data)
     pipeline.periodic()
     planted = {b.user: b.likes for b in Simulator(seed=4, fast_likers=4).bursts}
