@@ -19,8 +19,8 @@ CREATE TABLE IF NOT EXISTS likes_by_user_minute (
     PRIMARY KEY (minute, user_id)
 ) WITHOUT ROWID;
 
--- Users whose likes reached the fast-liker threshold (windows.THRESHOLD,
--- 50) inside some window shorter than 60 s; the writer adds no one else.
+-- Users whose likes reached the fast-liker threshold (windows.THRESHOLD)
+-- inside some window shorter than 60 s; the writer adds no one else.
 -- `likes` is the highest count seen in any such window; the window
 -- bounds are those of that best window.
 CREATE TABLE IF NOT EXISTS fast_likers (

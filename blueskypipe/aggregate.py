@@ -24,9 +24,9 @@ from blueskypipe.events import (
     TimestampParser,
     parse_line,
 )
-from blueskypipe.records import Batch, WindowSnapshot, keep_best
+from blueskypipe.records import Batch, WindowSnapshot
 from blueskypipe.times import minute_text, timestamp_text
-from blueskypipe.windows import LikeWindows
+from blueskypipe.windows import LikeWindows, keep_best
 
 # on_reject(reason, line, detail): detail says more where the reason cannot
 # (the exception behind an internal_error).

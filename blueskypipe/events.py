@@ -196,7 +196,9 @@ class TimestampParser:
     """
 
     def __init__(self) -> None:
-        self.second = "\0"  # a prefix of no valid timestamp
+        # Longer than a second's 19 characters, so that no timestamp is in
+        # it: neither in_second nor the fast path's copy of it can match.
+        self.second = "\0" * 20
         self.minute = ""
         self.base = 0
 

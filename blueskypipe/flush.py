@@ -75,16 +75,18 @@ class FlushPolicy:
         self._stop_at = now + self.drain_seconds if self._stop_at is None else now
 
     def heard(self, now: float) -> None:
-        """A read at `now` found input."""
+        """Input was there at `now`: the last read found some, and no read
+        since found the pipe empty (a batch that waits for the writer reads
+        nothing, but its input waits in the pipe)."""
         self._input_at = now
 
-    def stop_reason(self, now: float, held: int, busy: bool, quiet: bool, eof: bool) -> EndReason | None:
+    def stop_reason(self, now: float, lines: int, busy: bool, quiet: bool, eof: bool) -> EndReason | None:
         """Why reading ends now, or None to go on; `quiet`: the last read found
-        the pipe empty; `eof`: the input has ended."""
+        the pipe empty; `eof`: the input has ended; `lines`: the current batch's."""
         # A Ctrl-C in a shell reaches ./bluesky too, so the pipe may also
         # have ended: the signal is the cause. Under back-pressure nothing
         # more is read, so there is nothing left to drain.
-        if self._stop_at is not None and (eof or quiet or self._pressed(held, busy) or now >= self._stop_at):
+        if self._stop_at is not None and (eof or quiet or self._pressed(lines, busy) or now >= self._stop_at):
             return EndReason.SIGNAL
         if eof:
             return EndReason.END_OF_INPUT
@@ -92,12 +94,12 @@ class FlushPolicy:
             return EndReason.IDLE
         return None
 
-    def next_step(self, now: float, held: int, busy: bool) -> Step:
-        """The next step for a batch of `held` lines, while reading goes on."""
-        if self._pressed(held, busy):
+    def next_step(self, now: float, lines: int, busy: bool) -> Step:
+        """The next step for a batch of `lines` lines, while reading goes on."""
+        if self._pressed(lines, busy):
             return Step.WAIT
-        due = now >= self._next_flush and (held > 0 or now >= self._next_heartbeat)
-        if held >= self.batch_size or due:
+        due = now >= self._next_flush and (lines > 0 or now >= self._next_heartbeat)
+        if lines >= self.batch_size or due:
             return Step.READ if busy else Step.HAND_OVER
         return Step.READ
 
@@ -110,19 +112,23 @@ class FlushPolicy:
         """Reading ended at `now`: the last writes begin, and get FINAL_WRITE_PATIENCE."""
         self._give_up_at = now + FINAL_WRITE_PATIENCE
 
-    def _pressed(self, held: int, busy: bool) -> bool:
-        return busy and held >= self.batch_size * MAX_HELD_BATCHES
+    def _pressed(self, lines: int, busy: bool) -> bool:
+        return busy and lines >= self.batch_size * MAX_HELD_BATCHES
 
-    def read_timeout(self, now: float, wake_at: float, held: int) -> float:
-        """How long the next read may wait for input, for a batch of `held`
+    def read_timeout(self, now: float, wake_at: float, lines: int) -> float:
+        """How long the next read may wait for input, for a batch of `lines`
         lines; `wake_at`: the caller's own next deadline."""
         if self._stop_at is not None:
             return DRAIN_QUIET_SECONDS
-        # An empty batch is next due at the heartbeat, but the loop still
-        # looks up every interval (a signal does not cut a read short). A
-        # deadline already past means a batch waits for the busy writer:
-        # poll for it without spinning on an idle pipe.
-        due = self._next_flush if held else min(now + self.interval, self._next_heartbeat)
+        # An empty batch is due at the heartbeat (and not before the next
+        # flush), but the loop still looks up every interval: a signal does
+        # not cut a read short. A deadline already past means a batch waits
+        # for the busy writer: poll for it without spinning on an idle pipe.
+        due = (
+            self._next_flush
+            if lines
+            else min(now + self.interval, max(self._next_flush, self._next_heartbeat))
+        )
         return max(WRITER_POLL_SECONDS, min(due, wake_at) - now)
 
     def give_up(self, now: float) -> bool:

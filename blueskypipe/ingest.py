@@ -188,19 +188,21 @@ class Ingest:
         progress_mark, next_progress = (now, 0), now + interval
         while True:
             writer.collect()  # a finished commit reaches the totals here
-            held, busy = aggregator.batch.lines, writer.busy
-            reason = policy.stop_reason(now, held, busy, reader.quiet, reader.eof)
+            lines, busy = aggregator.batch.lines, writer.busy
+            if not reader.quiet:
+                policy.heard(now)
+            reason = policy.stop_reason(now, lines, busy, reader.quiet, reader.eof)
             if reason is not None:
                 policy.stopped(now)
                 return reason
-            step = policy.next_step(now, held, busy)
+            step = policy.next_step(now, lines, busy)
             if step is Step.HAND_OVER:
                 writer.submit(aggregator.take_batch())
                 policy.handed_over(now)
             elif step is Step.WAIT:
                 writer.wait(WRITER_POLL_SECONDS)  # the pipe waits; a stop request is still seen
             else:
-                self._read(aggregator, policy.read_timeout(now, next_progress, held))
+                self._read(aggregator, policy.read_timeout(now, next_progress, lines))
             now = self.clock()
             if now >= next_progress:
                 self._progress(progress_mark, now)
@@ -227,8 +229,6 @@ class Ingest:
     def _read(self, aggregator: Aggregator, timeout: float) -> None:
         reader = self.reader
         lines = reader.read(timeout)
-        if not reader.quiet:
-            self.policy.heard(self.clock())
         aggregator.add_lines(lines, self.rejects.note)
         oversized = reader.take_oversized()
         for _ in range(oversized):

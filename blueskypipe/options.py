@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from blueskypipe.flush import MAX_HELD_BATCHES
+from blueskypipe.flush import HEARTBEAT_SECONDS, MAX_HELD_BATCHES
 
 T_co = TypeVar("T_co", covariant=True)
 Number = TypeVar("Number", int, float)
@@ -48,8 +48,8 @@ class Option(Generic[T_co]):
         return f"{self.help} ({source})"
 
 
-def positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
-    """A value parser: a number of `kind` greater than zero."""
+def positive(kind: Callable[[str], Number], at_most: float | None = None) -> Callable[[str], Number]:
+    """A value parser: a number of `kind` greater than zero (and at most `at_most`)."""
 
     def parse(text: str) -> Number:
         try:
@@ -59,6 +59,9 @@ def positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
             raise argparse.ArgumentTypeError(msg) from None
         if value <= 0:
             msg = f"must be greater than 0, not {text}"
+            raise argparse.ArgumentTypeError(msg)
+        if at_most is not None and value > at_most:
+            msg = f"must be at most {at_most:g}, not {text}"
             raise argparse.ArgumentTypeError(msg)
         return value
 
@@ -91,7 +94,13 @@ IDLE_EXIT: Option[float | None] = Option(
     " (a hung firehose client); for a restart loop",
     "BLUESKY_IDLE_EXIT",
 )
-FLUSH_INTERVAL = Option("--flush-interval", positive(float), 1.0, "commit at least this often, in seconds")
+FLUSH_INTERVAL = Option(
+    "--flush-interval",
+    # The heartbeat's bound: periodic's staleness rule counts on a commit that often.
+    positive(float, at_most=HEARTBEAT_SECONDS),
+    1.0,
+    f"commit at least this often, in seconds (at most {HEARTBEAT_SECONDS:g})",
+)
 PROGRESS_INTERVAL = Option(
     "--progress-interval", positive(float), 10.0, "seconds between progress lines on stderr"
 )

@@ -29,13 +29,6 @@ class Peak:
     end: int
 
 
-def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
-    """Keep `peak` as `user`'s in `peaks` unless the one there holds more likes."""
-    best = peaks.get(user)
-    if best is None or peak.likes > best.likes:
-        peaks[user] = peak
-
-
 class EndReason(StrEnum):
     """Why a run ended, as `runs.end_reason` records it."""
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import msgspec
 import orjson
 
+from blueskypipe import options
 from blueskypipe.db import (
     NewerSchema,
     check_version,
@@ -52,15 +53,15 @@ RECENT_COMMITS_SECONDS = 300
 
 class _Upsert(NamedTuple):
     sql: str
-    rows: Callable[[Batch], object]  # the JSON document that `sql` reads
+    document: Callable[[Batch], object]  # makes the JSON document that `sql` reads
 
 
-def _counter(table: str, key: str, count: str, rows: Callable[[Batch], dict[str, int]]) -> _Upsert:
+def _counter(table: str, key: str, count: str, document: Callable[[Batch], dict[str, int]]) -> _Upsert:
     """A counter table whose document is {key: count}."""
     return _Upsert(
         f"""INSERT INTO {table} ({key}, {count}) SELECT key, value FROM json_each(?) WHERE true
         ON CONFLICT ({key}) DO UPDATE SET {count} = {count} + excluded.{count}""",
-        rows,
+        document,
     )
 
 
@@ -136,7 +137,10 @@ class Store:
     """The writer's side of the database: one `write` per batch."""
 
     def __init__(
-        self, path: Path, retention_minutes: int = 60, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        retention_minutes: int = options.RETENTION_MINUTES.default,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Open (and create or upgrade) the database; raise StoreError if it cannot be.
         `clock` gives the wall-clock times the runs table records."""
@@ -176,7 +180,9 @@ class Store:
         try:
             self.started_at = local_now(self.clock())
             with transaction(self.conn) as conn:
-                conn.execute("UPDATE runs SET end_reason = ? WHERE end_reason IS NULL", (EndReason.KILLED,))
+                conn.execute(
+                    "UPDATE runs SET end_reason = ? WHERE end_reason IS NULL", (EndReason.KILLED.value,)
+                )
                 self.run_id = conn.execute(
                     "INSERT INTO runs (started_at) VALUES (?)", (self.started_at,)
                 ).lastrowid
@@ -245,9 +251,9 @@ class Store:
 
     def _write_rollups(self, batch: Batch) -> None:
         for upsert in _UPSERTS:
-            rows = upsert.rows(batch)
-            if rows:
-                self.conn.execute(upsert.sql, (orjson.dumps(rows),))
+            document = upsert.document(batch)
+            if document:
+                self.conn.execute(upsert.sql, (orjson.dumps(document),))
 
     def _write_run(self, batch: Batch) -> None:
         now = self.clock()

@@ -32,7 +32,7 @@ from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 
-from blueskypipe.records import Held, Peak, WindowSnapshot, keep_best
+from blueskypipe.records import Held, Peak, WindowSnapshot
 
 SPAN_MICROS = 60_000_000
 THRESHOLD = 50
@@ -206,6 +206,13 @@ class LikeWindows:
 def _lower_median(times: Sequence[int]) -> int:
     # The lower one: of two likes, a stray cannot win.
     return sorted(times)[(len(times) - 1) // 2]
+
+
+def keep_best(peaks: dict[str, Peak], user: str, peak: Peak) -> None:
+    """Keep `peak` as `user`'s in `peaks` unless the one there holds more likes."""
+    best = peaks.get(user)
+    if best is None or peak.likes > best.likes:
+        peaks[user] = peak
 
 
 def _held(times: list[int]) -> Held:

@@ -46,8 +46,9 @@ class BackgroundWriter:
 
     @property
     def busy(self) -> bool:
-        """Whether a batch is in flight and not written yet."""
-        return self._in_flight is not None and not self._in_flight.done()
+        """Whether the writer holds a batch: being written, or written and not
+        yet collected (`submit` takes a batch only when it is not busy)."""
+        return self._in_flight is not None
 
     def collect(self) -> None:
         """Report the batch in flight to `on_commit` if it has been written;
@@ -56,7 +57,7 @@ class BackgroundWriter:
             self._collect(self._in_flight)
 
     def submit(self, batch: Batch) -> None:
-        """Hand `batch` over; the writer must be idle and its last batch collected."""
+        """Hand `batch` over; the writer must not be busy."""
         if self._in_flight is not None:
             msg = "the writer still holds the previous batch"
             raise RuntimeError(msg)

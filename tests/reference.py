@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
@@ -29,7 +33,12 @@ def event_of(line: bytes) -> dict | None:
     if len(line) > 1 << 20:
         return None
     try:
-        obj = json.loads(line.decode("utf-8"), parse_constant=_no_constants)
+        text = line.decode("utf-8")
+        if _too_deep(text):
+            return None
+        with _deep_enough():
+            # No field the metrics read is a number: a huge one is still JSON.
+            obj = json.loads(text, parse_constant=_no_constants, parse_int=float)
     except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict) or not _encodable(obj):
@@ -66,22 +75,54 @@ def event_time(timestamp: object) -> datetime | None:
         return None
 
 
+# JSON nested deeper than this (arrays and objects, the outermost counted)
+# is rejected, as the pipeline's parser does.
+MAX_DEPTH = 1024
+
+
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays and objects nest more than MAX_DEPTH deep in the JSON `text`."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # cannot be: skip the scan
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    depths = accumulate(1 if bracket in "[{" else -1 for bracket in brackets)
+    return any(depth > MAX_DEPTH for depth in depths)
+
+
+@contextmanager
+def _deep_enough() -> Iterator[None]:
+    """Room on the stack for json.loads to read MAX_DEPTH levels."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 4 * MAX_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
 def _no_constants(name: str) -> None:
     raise ValueError(name)
 
 
 def _encodable(value: object) -> bool:
     """No lone surrogate anywhere in the value (JSON can write one, UTF-8 cannot)."""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_encodable(k) and _encodable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(map(_encodable, value))
+    pending = [value]  # a loop, not recursion: JSON may nest deeper than the stack
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return True
 
 

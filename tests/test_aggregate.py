@@ -212,6 +212,7 @@ timestamps = st.one_of(
     st.sampled_from([SECOND, f"{SECOND}.123456", f"{SECOND}.12345", f"{SECOND}.1234567", f"{SECOND}Z"]),
     st.sampled_from(["2025-03-16T13:26:54", f"{SECOND}.12345\u0663", f"{SECOND},123456", f"{SECOND}.12 456"]),
     st.text(alphabet="0123456789.:Z+-", max_size=8).map(lambda tail: SECOND + tail),
+    st.sampled_from(["\0" * 19, "\0" * 20, "\0" * 19 + ".123456", "\0" * 26]),
 )
 repos = st.one_of(
     st.sampled_from(["did:plc:abc234", "did:plc:ABC", "did:plc:", "did:web:example.com", "did:plc:ab-c"]),
@@ -225,17 +226,22 @@ paths = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(timestamp=timestamps, repo=repos, path=paths, escaped=st.booleans())
+@given(timestamp=timestamps, repo=repos, path=paths, escaped=st.booleans(), primed=st.booleans())
 # Digits of other scripts, escaped into an ASCII line: int() and isalnum() take them.
-@example(timestamp=f"{SECOND}.12345\u0663", repo="did:plc:abc", path=f"{LIKE}/3k", escaped=True)
-@example(timestamp=SECOND, repo="did:plc:ab\u0663", path=f"{LIKE}/3k", escaped=True)
+@example(timestamp=f"{SECOND}.12345\u0663", repo="did:plc:abc", path=f"{LIKE}/3k", escaped=True, primed=True)
+@example(timestamp=SECOND, repo="did:plc:ab\u0663", path=f"{LIKE}/3k", escaped=True, primed=True)
+# A new aggregator knows no second yet: nothing is in it.
+@example(timestamp="\0" * 19, repo="did:plc:abc", path=f"{LIKE}/3k", escaped=True, primed=False)
 def test_the_fast_path_accepts_exactly_the_common_form(
-    timestamp: str, repo: str, path: str, escaped: bool
+    timestamp: str, repo: str, path: str, escaped: bool, primed: bool
 ) -> None:
     # The inline loop of add_lines is events.common_form written out: it
-    # must take exactly those lines, and leave every other to parse_line.
+    # must take exactly those lines, and leave every other to parse_line,
+    # and whatever it takes, parse_line reads alike.
     agg = Aggregator()
-    agg.add_lines([event(SECOND)])  # the stream's second is now SECOND
+    if primed:
+        agg.add_lines([event(SECOND)])  # the stream's second is now SECOND
+    second = agg._times.second
     obj = orjson.loads(event(timestamp, repo=repo))
     obj["path"] = path
     # Escaped, a line of any text is ASCII: the fields must still be checked.
@@ -243,4 +249,15 @@ def test_the_fast_path_accepts_exactly_the_common_form(
     before = agg.parsed_lines
     agg.add_lines([line])
     inline = agg.parsed_lines == before
-    assert inline == (line.isascii() and events.common_form(timestamp, repo, path, SECOND))
+    assert inline == (line.isascii() and events.common_form(timestamp, repo, path, second))
+    if inline:
+        parsed = events.parse_line(line)
+        assert (parsed.timestamp, parsed.repo, parsed.collection) == (timestamp, repo, path.partition("/")[0])
+
+
+def test_a_first_line_stamped_with_nul_characters_is_rejected_alone() -> None:
+    agg = Aggregator()
+    agg.add_lines([event("\0" * 19), event(SECOND)])
+    batch = agg.take_batch(final=True)
+    assert batch.rejects == {"bad_timestamp": 1}
+    assert batch.by_collection == {LIKE: 1}

@@ -19,71 +19,71 @@ def policy(now: float = 0.0) -> FlushPolicy:
 
 def test_a_full_batch_is_handed_over_at_once() -> None:
     p = policy()
-    assert p.next_step(0.1, held=99, busy=False) is Step.READ
-    assert p.next_step(0.1, held=100, busy=False) is Step.HAND_OVER
+    assert p.next_step(0.1, lines=99, busy=False) is Step.READ
+    assert p.next_step(0.1, lines=100, busy=False) is Step.HAND_OVER
 
 
 def test_a_batch_with_lines_is_handed_over_once_the_interval_has_passed() -> None:
     p = policy()
-    assert p.next_step(0.9, held=1, busy=False) is Step.READ
-    assert p.next_step(1.0, held=1, busy=False) is Step.HAND_OVER
+    assert p.next_step(0.9, lines=1, busy=False) is Step.READ
+    assert p.next_step(1.0, lines=1, busy=False) is Step.HAND_OVER
     p.handed_over(1.0)
-    assert p.next_step(1.5, held=1, busy=False) is Step.READ
-    assert p.next_step(2.0, held=1, busy=False) is Step.HAND_OVER
+    assert p.next_step(1.5, lines=1, busy=False) is Step.READ
+    assert p.next_step(2.0, lines=1, busy=False) is Step.HAND_OVER
 
 
 def test_a_quiet_stream_commits_an_empty_batch_as_a_heartbeat() -> None:
     p = policy()
     for second in range(1, int(HEARTBEAT_SECONDS)):
-        assert p.next_step(float(second), held=0, busy=False) is Step.READ
-    assert p.next_step(HEARTBEAT_SECONDS, held=0, busy=False) is Step.HAND_OVER
+        assert p.next_step(float(second), lines=0, busy=False) is Step.READ
+    assert p.next_step(HEARTBEAT_SECONDS, lines=0, busy=False) is Step.HAND_OVER
     p.handed_over(HEARTBEAT_SECONDS)
-    assert p.next_step(HEARTBEAT_SECONDS + 1, held=0, busy=False) is Step.READ
+    assert p.next_step(HEARTBEAT_SECONDS + 1, lines=0, busy=False) is Step.READ
 
 
 def test_a_busy_writer_lets_the_batch_grow_up_to_max_held_batches() -> None:
     p = policy()
     limit = 100 * MAX_HELD_BATCHES
-    assert p.next_step(5.0, held=limit - 1, busy=True) is Step.READ
-    assert p.next_step(5.0, held=limit, busy=True) is Step.WAIT
-    assert p.next_step(5.0, held=limit, busy=False) is Step.HAND_OVER
+    assert p.next_step(5.0, lines=limit - 1, busy=True) is Step.READ
+    assert p.next_step(5.0, lines=limit, busy=True) is Step.WAIT
+    assert p.next_step(5.0, lines=limit, busy=False) is Step.HAND_OVER
 
 
 def test_a_stop_drains_until_the_pipe_is_quiet_or_the_drain_time_is_up() -> None:
     p = policy()
     p.request_stop(10.0)
     assert p.stop_requested
-    assert p.read_timeout(10.0, wake_at=99.0, held=5) == DRAIN_QUIET_SECONDS
-    assert p.stop_reason(10.5, held=5, busy=True, quiet=False, eof=False) is None
-    assert p.stop_reason(10.5, held=5, busy=True, quiet=True, eof=False) is EndReason.SIGNAL
+    assert p.read_timeout(10.0, wake_at=99.0, lines=5) == DRAIN_QUIET_SECONDS
+    assert p.stop_reason(10.5, lines=5, busy=True, quiet=False, eof=False) is None
+    assert p.stop_reason(10.5, lines=5, busy=True, quiet=True, eof=False) is EndReason.SIGNAL
     p = policy()
     p.request_stop(10.0)
-    assert p.stop_reason(12.9, held=5, busy=True, quiet=False, eof=False) is None
-    assert p.stop_reason(13.0, held=5, busy=True, quiet=False, eof=False) is EndReason.SIGNAL
+    assert p.stop_reason(12.9, lines=5, busy=True, quiet=False, eof=False) is None
+    assert p.stop_reason(13.0, lines=5, busy=True, quiet=False, eof=False) is EndReason.SIGNAL
 
 
 def test_a_second_stop_request_stops_at_once() -> None:
     p = policy()
     p.request_stop(10.0)
     p.request_stop(10.5)
-    assert p.stop_reason(10.5, held=5, busy=True, quiet=False, eof=False) is EndReason.SIGNAL
+    assert p.stop_reason(10.5, lines=5, busy=True, quiet=False, eof=False) is EndReason.SIGNAL
 
 
 def test_a_stop_under_back_pressure_does_not_wait_for_the_writer() -> None:
     p = policy()
     p.request_stop(10.0)
     assert (
-        p.stop_reason(10.1, held=100 * MAX_HELD_BATCHES, busy=True, quiet=False, eof=False)
+        p.stop_reason(10.1, lines=100 * MAX_HELD_BATCHES, busy=True, quiet=False, eof=False)
         is EndReason.SIGNAL
     )
 
 
 def test_the_end_of_input_ends_the_run_and_a_signal_is_its_cause_if_one_came() -> None:
     p = policy()
-    assert p.stop_reason(5.0, held=0, busy=False, quiet=False, eof=True) is EndReason.END_OF_INPUT
+    assert p.stop_reason(5.0, lines=0, busy=False, quiet=False, eof=True) is EndReason.END_OF_INPUT
     # A Ctrl-C in a shell reaches the producer too, so its pipe ends as well.
     p.request_stop(5.0)
-    assert p.stop_reason(5.0, held=0, busy=False, quiet=False, eof=True) is EndReason.SIGNAL
+    assert p.stop_reason(5.0, lines=0, busy=False, quiet=False, eof=True) is EndReason.SIGNAL
 
 
 def test_the_last_writes_get_final_write_patience_from_the_stop() -> None:
@@ -97,32 +97,32 @@ def test_the_last_writes_get_final_write_patience_from_the_stop() -> None:
 def test_questions_change_nothing() -> None:
     p, q = policy(), policy()
     for now in (0.5, 1.0, 3.0, HEARTBEAT_SECONDS, 99.0):
-        p.next_step(now, held=10, busy=False)
-        p.stop_reason(now, held=10, busy=False, quiet=True, eof=False)
-        p.read_timeout(now, wake_at=now + 1, held=10)
+        p.next_step(now, lines=10, busy=False)
+        p.stop_reason(now, lines=10, busy=False, quiet=True, eof=False)
+        p.read_timeout(now, wake_at=now + 1, lines=10)
     assert vars(p) == vars(q)
 
 
 def test_reads_wake_for_the_next_flush_or_the_callers_deadline() -> None:
     p = policy(now=100.0)
-    assert p.read_timeout(100.25, wake_at=200.0, held=1) == 0.75
-    assert p.read_timeout(100.25, wake_at=100.5, held=1) == 0.25
+    assert p.read_timeout(100.25, wake_at=200.0, lines=1) == 0.75
+    assert p.read_timeout(100.25, wake_at=100.5, lines=1) == 0.25
     # A flush already due (the writer is busy): poll, do not spin.
-    assert 0 < p.read_timeout(105.0, wake_at=200.0, held=1) < 0.1
+    assert 0 < p.read_timeout(105.0, wake_at=200.0, lines=1) < 0.1
     # An empty batch is not due before the heartbeat: an idle pipe is not
     # polled, only looked at every interval.
-    assert p.read_timeout(105.0, wake_at=200.0, held=0) == 1.0
-    assert p.read_timeout(114.5, wake_at=200.0, held=0) == HEARTBEAT_SECONDS - 14.5
+    assert p.read_timeout(105.0, wake_at=200.0, lines=0) == 1.0
+    assert p.read_timeout(114.5, wake_at=200.0, lines=0) == HEARTBEAT_SECONDS - 14.5
 
 
 def test_no_input_for_idle_exit_seconds_stops_the_run() -> None:
     p = FlushPolicy(0.0, batch_size=100, interval=1.0, drain_seconds=3.0, idle_exit=5.0)
     p.heard(3.0)
-    assert p.stop_reason(7.9, held=0, busy=False, quiet=True, eof=False) is None
-    assert p.stop_reason(8.0, held=0, busy=False, quiet=True, eof=False) is EndReason.IDLE
+    assert p.stop_reason(7.9, lines=0, busy=False, quiet=True, eof=False) is None
+    assert p.stop_reason(8.0, lines=0, busy=False, quiet=True, eof=False) is EndReason.IDLE
     assert not p.stop_requested
 
 
 def test_without_idle_exit_a_quiet_pipe_never_stops_the_run() -> None:
     p = policy()
-    assert p.stop_reason(1e9, held=0, busy=False, quiet=True, eof=False) is None
+    assert p.stop_reason(1e9, lines=0, busy=False, quiet=True, eof=False) is None

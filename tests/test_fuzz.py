@@ -437,3 +437,19 @@ def test_mutated_real_lines_through_handle_stream(pipeline: Pipeline) -> None:
         reasons=dict(sorted(rejects.items())),
         seed=FUZZ_SEED,
     )
+
+
+@pytest.mark.parametrize("kind", sorted(MUTATIONS))
+def test_the_reference_accepts_exactly_the_lines_parse_line_accepts(kind: str) -> None:
+    # The reference validates on its own (json, its own patterns), so that
+    # the CSVs it computes are an independent answer: on every mutated line
+    # it must accept what the pipeline accepts, and reject what it rejects.
+    lines = [line for k, line in fuzz_lines(FUZZ_LINES, FUZZ_SEED) if k == kind][:1000]
+    differ = [
+        line[:200]
+        for line in lines
+        if (reference.event_of(line) is None) != isinstance(verdict(parse_line, line), str)
+    ]
+    assert differ == [], differ[:3]
+    if kind in EITHER_WAY:
+        assert any(reference.event_of(line) is None for line in lines), "some lines must be rejected"

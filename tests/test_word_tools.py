@@ -95,7 +95,7 @@ class Run:
 
 
 def test_word_tools_load_once_and_commits_keep_their_rhythm(tmp_path: Path) -> None:
-    lines = stream(LANGUAGES, seconds=3)
+    lines = stream(LANGUAGES, seconds=2)
     run = Run(tmp_path / "bluesky.db", lines)
     # Commits every 0.2 s; a dictionary loaded on the loop stood it still for seconds.
     assert run.stalls < 1.0, f"committed lines stood still for {run.stalls:.1f} s"
@@ -105,8 +105,8 @@ def test_word_tools_load_once_and_commits_keep_their_rhythm(tmp_path: Path) -> N
 
 
 def test_memory_does_not_grow_with_the_languages_seen(tmp_path: Path) -> None:
-    english = Run(tmp_path / "english.db", stream(["en"], seconds=1.5))
-    many = Run(tmp_path / "many.db", stream(LANGUAGES, seconds=1.5))
+    english = Run(tmp_path / "english.db", stream(["en"], seconds=1))
+    many = Run(tmp_path / "many.db", stream(LANGUAGES, seconds=1))
     # One dictionary (English) is loaded either way; each further one was 10-50 MB.
     assert many.peak.megabytes() < english.peak.megabytes() + 10
 
