@@ -4,10 +4,9 @@ import signal
 import sys
 
 try:
-    if sys.argv[1:2] == ["handle-stream"]:
-        # scripts/launch started it with SIGINT ignored, past the interpreter's
-        # own start-up; from here a Ctrl-C is a KeyboardInterrupt, caught below.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # scripts/launch started it with SIGINT ignored, past the interpreter's
+    # own start-up; from here a Ctrl-C is a KeyboardInterrupt, caught below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from blueskypipe import cli
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blueskypipe import options
-from blueskypipe.options import OptionParser
+from blueskypipe.options import OneLineParser, OptionParser
 
 if TYPE_CHECKING:
     from blueskypipe.export import Table
@@ -36,10 +36,8 @@ def _log(message: str) -> None:
 
 def handle_stream_options() -> OptionParser:
     return OptionParser(
-        argparse.ArgumentParser(
-            prog="handle-stream",
-            description="Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
-        ),
+        "handle-stream",
+        "Read Bluesky events (JSON lines) from stdin into SQLite rollups.",
         options.HANDLE_STREAM,
     )
 
@@ -101,35 +99,48 @@ def handle_stream(argv: list[str] | None = None) -> int:
 
 
 def periodic_options() -> OptionParser:
-    return OptionParser(
-        argparse.ArgumentParser(
-            prog="periodic", description="Export the metrics of bluesky.db to metrics/*.csv."
-        ),
-        options.PERIODIC,
-    )
+    return OptionParser("periodic", "Export the metrics of bluesky.db to metrics/*.csv.", options.PERIODIC)
 
 
 def periodic(argv: list[str] | None = None) -> int:
-    """Export the metric views to CSV files and print a status for `watch`."""
+    """Export the metric views to CSV files and print a status for `watch`.
+    The status is printed whether or not the files could be written."""
     args = periodic_options().parse_args(argv)
 
     from blueskypipe import db, health
     from blueskypipe.export import ExportError, exclusive, write_csvs, write_missing
 
-    try:
-        # One export at a time, so that files are replaced in the order
-        # their snapshots were read: a slow run cannot put older data back.
-        with exclusive(args.metrics_dir):
-            if not args.db.exists():
+    if not args.db.exists():
+        try:
+            with exclusive(args.metrics_dir):
                 print(health.no_database(args.db, write_missing(args.metrics_dir)), flush=True)
-                return NO_DATABASE_STATUS
-            status, tables = _read(args.db)
-            write_csvs(args.metrics_dir, tables)
-    except (db.ReadError, ExportError) as exc:
+        except ExportError as exc:
+            print(health.no_database(args.db, []), flush=True)
+            print(f"periodic: error: {exc}", file=sys.stderr)
+        return NO_DATABASE_STATUS
+    read: tuple[Status, dict[str, Table]] | None = None
+    failed: ExportError | None = None
+    try:
+        try:
+            # One export at a time, so that files are replaced in the order
+            # their snapshots were read: a slow run cannot put older data back.
+            with exclusive(args.metrics_dir):
+                read = _read(args.db)
+                write_csvs(args.metrics_dir, read[1])
+        except ExportError as exc:
+            failed = exc
+            read = read or _read(args.db)  # the folder cannot even be locked: nothing to order
+    except db.ReadError as exc:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
-    files = [f"  {args.metrics_dir / name}: {_rows(len(table.rows))}" for name, table in tables.items()]
-    print("\n".join([*health.describe(args.db, status), *files]), flush=True)
+    status, tables = read
+    lines = health.describe(args.db, status)
+    if failed is None:
+        lines += [f"  {args.metrics_dir / name}: {_rows(len(table.rows))}" for name, table in tables.items()]
+    print("\n".join(lines), flush=True)
+    if failed is not None:
+        print(f"periodic: error: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -147,8 +158,13 @@ def _read(path: Path) -> tuple[Status, dict[str, Table]]:
     from blueskypipe.lock import writer_running
 
     def read(immutable: bool) -> tuple[Status, dict[str, Table]]:
+        # The lock is asked before and after the snapshot: a writer that
+        # started or stopped meanwhile was alive while it was read.
+        alive = writer_running(path)
         with db.snapshot(path, immutable) as conn:
-            return health.read(conn, time.time()), read_metrics(conn)
+            status, tables = health.read(conn, time.time()), read_metrics(conn)
+        status.writer_alive = alive or writer_running(path)
+        return status, tables
 
     try:
         return read(immutable=False)
@@ -159,7 +175,7 @@ def _read(path: Path) -> tuple[Status, dict[str, Table]]:
 
 
 def simulate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="./scripts/launch simulate",
         description="Print synthetic Bluesky events in the exact format of ./bluesky.",
     )

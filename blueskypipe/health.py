@@ -41,6 +41,7 @@ class Run:
     ended_at: str | None
     end_reason: str | None  # None while running (or killed, not yet found out)
     far_off_likes: int = 0  # likes whose time jumped far from the stream's (windows.StreamClock)
+    last_commit_at: str | None = None
 
 
 @dataclass
@@ -70,11 +71,24 @@ class Status:
     gaps: list[Gap] = field(default_factory=list)  # latest first
     missed_seconds: float = 0.0  # event time in the gaps that ended in the last MISSED_WINDOW_SECONDS
     missed_gaps: int = 0
+    # Whether a handle-stream holds the database's writer lock (lock.py); None: not known.
+    writer_alive: bool | None = None
+
+    @property
+    def open_run(self) -> bool:
+        """Whether the latest run has recorded no end (it runs, or it died without a word)."""
+        return self.run is not None and self.run.end_reason is None
+
+    @property
+    def died(self) -> bool:
+        """The latest run recorded no end, and no handle-stream holds the lock:
+        it was killed or crashed (the next start will record it as killed)."""
+        return self.open_run and self.writer_alive is False
 
     @property
     def running(self) -> bool:
-        """Whether the latest run has not ended (it runs, or was killed and not found out yet)."""
-        return self.run is not None and self.run.end_reason is None
+        """Whether the latest run is going on (as far as the writer lock tells)."""
+        return self.open_run and not self.died
 
     @property
     def starved(self) -> bool:
@@ -92,7 +106,8 @@ class Status:
 
 def read(conn: sqlite3.Connection, now: float) -> Status:
     """The status at `now` (Unix seconds), read through `conn` (inside the
-    caller's read transaction, so that it matches the metrics read with it)."""
+    caller's read transaction, so that it matches the metrics read with it).
+    Whether a writer holds the lock is the caller's to set (`writer_alive`)."""
     return _status(conn, now)
 
 
@@ -104,12 +119,12 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
     ).fetchone()
     run_row = conn.execute(
         # A run begun before runs.last_events_at existed: its last commit, if it had events.
-        "SELECT run_id, started_at, ended_at, end_reason, far_off_likes,"
+        "SELECT run_id, started_at, ended_at, end_reason, far_off_likes, last_commit_at,"
         " coalesce(last_events_at, CASE WHEN events > 0 THEN last_commit_at END, started_at)"
         " FROM runs ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
-    run = None if run_row is None else Run(*run_row[:5])
-    events_at = None if run_row is None else run_row[5]
+    run = None if run_row is None else Run(*run_row[:6])
+    events_at = None if run_row is None else run_row[6]
     gaps = [
         Gap(*row)
         for row in conn.execute(
@@ -176,15 +191,17 @@ def lag(last_event_time: str | None, now: float) -> float | None:
 
 
 def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> float | None:
-    """Events per second committed over the last minute of the running run."""
+    """Events per second committed by the running run over the last
+    RATE_SECONDS, or over its life when it is younger."""
     if run is None or run.end_reason is not None:
         return None
+    # Only this run's commits: those of the run before a restart, still in
+    # the last minute, would count twice over a young run's age.
+    since = max(now - RATE_SECONDS, datetime.fromisoformat(run.started_at).timestamp())
     (recent,) = conn.execute(
-        "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at > ?", (now - RATE_SECONDS,)
+        "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at >= ?", (since,)
     ).fetchone()
-    # A run younger than a minute has had less time to commit.
-    age = now - datetime.fromisoformat(run.started_at).timestamp()
-    return float(recent) / max(1.0, min(float(RATE_SECONDS), age))
+    return float(recent) / max(1.0, now - since)
 
 
 def no_database(db_path: Path, wrote: list[str]) -> str:
@@ -218,6 +235,12 @@ def _run_lines(status: Status) -> list[str]:
     if run.end_reason is not None:
         return [
             f"  handle-stream is not running: run {run.run_id} ended ({run.end_reason}) at {run.ended_at}"
+        ]
+    if status.died:
+        last = f"its last commit at {run.last_commit_at}" if run.last_commit_at else "before its first commit"
+        return [
+            f"  handle-stream is not running: run {run.run_id} ended without a word"
+            f" (killed or crashed), {last}"
         ]
     behind = "-" if status.lag_seconds is None else duration(status.lag_seconds)
     rate = 0.0 if status.events_per_second is None else status.events_per_second

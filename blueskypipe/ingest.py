@@ -154,7 +154,14 @@ class Ingest:
                 except BaseException:
                     store.end_run(EndReason.ERROR)
                     raise
-                store.end_run(reason)
+                if reason is EndReason.END_OF_INPUT and self.lines_read == 0:
+                    # Nothing came (no ./bluesky at the other end of the
+                    # pipe): a run without input would only be noise in
+                    # the history.
+                    store.discard_run()
+                    self.log("no input came: is the firehose client there? (./bluesky | ./handle-stream)")
+                else:
+                    store.end_run(reason)
         except AnotherWriter:
             raise
         except (StoreError, WordToolsError) as exc:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 from blueskypipe.flush import HEARTBEAT_SECONDS, MAX_HELD_BATCHES
 
@@ -116,14 +116,22 @@ HANDLE_STREAM: tuple[Option[object], ...] = (
 PERIODIC: tuple[Option[object], ...] = (DB, METRICS_DIR)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as the
+    environment's are: the full usage is what --help is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 class OptionParser:
     """An argument parser for `options`. A variable is checked exactly like
     its flag (as datasette's `envvar=` options are): a bad value is a
     one-line error that names the variable, exit status 2, never a
     traceback. An empty variable counts as unset."""
 
-    def __init__(self, parser: argparse.ArgumentParser, options: Sequence[Option[object]]) -> None:
-        self.parser = parser
+    def __init__(self, prog: str, description: str, options: Sequence[Option[object]]) -> None:
+        self.parser = parser = OneLineParser(prog=prog, description=description)
         self.options = options
         for option in options:
             parser.add_argument(option.flag, type=option.parse, default=None, help=option.help_text())

@@ -206,6 +206,15 @@ class Store:
         except sqlite3.Error:
             pass
 
+    def discard_run(self) -> None:
+        """Delete the record of the run begun, which read nothing; best effort,
+        like `end_run`."""
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {END_RUN_BUSY_MS}")
+            self.conn.execute("DELETE FROM runs WHERE run_id = ?", (self.run_id,))
+        except sqlite3.Error:
+            pass
+
     def write(self, batch: Batch) -> None:
         """Commit all rollup deltas of `batch` (and its window snapshot, if any) atomically.
 

@@ -47,7 +47,28 @@ def test_a_bad_value_from_the_environment_is_a_one_line_usage_error(
 def test_a_bad_flag_is_a_usage_error_too(pipeline: Pipeline) -> None:
     result = handle_stream(pipeline, {}, "--batch-size", "-1")
     assert result.returncode == 2
-    assert b"--batch-size: must be greater than 0" in result.stderr
+    assert (
+        result.stderr
+        == b"handle-stream: error: argument --batch-size: must be greater than 0, not -1 (see --help)\n"
+    )
+
+
+def test_an_empty_variable_counts_as_unset(pipeline: Pipeline) -> None:
+    result = handle_stream(pipeline, {"BLUESKY_BATCH_SIZE": "", "BLUESKY_DB": ""})
+    assert result.returncode == 0, result.stderr
+    assert pipeline.db.exists(), "--db on the command line"
+    periodic = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db)],
+        cwd=pipeline.tmp,
+        env={**os.environ, "BLUESKY_METRICS_DIR": ""},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert periodic.returncode == 0, periodic.stderr
+    assert (pipeline.tmp / "metrics" / "likes-per-minutes.csv").exists(), (
+        "the default folder, not the current one"
+    )
 
 
 def test_a_good_value_from_the_environment_is_used_and_a_flag_wins(pipeline: Pipeline) -> None:

@@ -157,3 +157,39 @@ def test_missed_time_is_clipped_to_the_day_and_a_gap_back_in_time_misses_nothing
     assert (within.missed_seconds, within.missed_gaps) == (7200.0, 1)
     clipped = status_at(path, at(25 * 3600))  # the next day 13:00: only its last hour
     assert (clipped.missed_seconds, clipped.missed_gaps) == (3605.0, 1)
+
+
+def test_the_rate_of_a_run_younger_than_a_minute_is_its_own_over_its_age(tmp_path: Path) -> None:
+    # The run before a restart committed 3,000 events seconds before this
+    # run began: they must not count over the young run's age.
+    path = tmp_path / "bluesky.db"
+    now = [at(0)]
+    first = Store(path, clock=lambda: now[0])
+    first.begin_run()
+    now[0] = at(5)
+    first.write(Batch(lines=3000, last_event_time="2025-03-16T12:00:05"))
+    first.end_run(EndReason.SIGNAL)
+    first.close()
+    now[0] = at(10)  # a restart, 5 s later
+    second = Store(path, clock=lambda: now[0])
+    second.begin_run()
+    for second_of_run in range(1, 21):  # 1,500 events/s for 20 s
+        now[0] = at(10 + second_of_run)
+        second.write(Batch(lines=1500, last_event_time="2025-03-16T12:00:30"))
+    second.close()
+    status = status_at(path, at(30))
+    assert status.events_per_second == 1500.0
+
+
+def test_an_open_run_whose_writer_lock_is_free_died_without_a_word(tmp_path: Path) -> None:
+    path = a_run(tmp_path)  # begun, committed at 10 s, never ended
+    status = status_at(path, at(12))
+    status.writer_alive = False
+    assert status.died and not status.running and not status.stale
+    assert describe(path, status)[1:] == [
+        "  handle-stream is not running: run 1 ended without a word (killed or crashed),"
+        " its last commit at 2025-03-16 12:00:10.000"
+    ]
+    status.writer_alive = True
+    assert not status.died and status.running
+    assert describe(path, status)[1].startswith("  run 1 since 2025-03-16 12:00:00: lag ")

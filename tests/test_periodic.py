@@ -108,3 +108,30 @@ def feed_slowly(stdin: IO[bytes], lines: list[bytes], per_step: int, pause: floa
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
     return thread
+
+
+def test_the_status_is_printed_when_the_csvs_cannot_be_written(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:00")])
+    in_the_way = pipeline.tmp / "not-a-folder"
+    in_the_way.write_text("a file where the metrics folder should be\n")
+    result = subprocess.run(
+        [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(in_the_way / "metrics")],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    status = result.stdout.decode()
+    assert "last event 2025-03-16T12:00:00" in status
+    assert "handle-stream is not running: run 1 ended (end of input)" in status
+    assert result.stderr.decode().startswith("periodic: error: cannot write metrics to ")
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_a_killed_writer_is_named_at_once(pipeline: Pipeline) -> None:
+    writer = pipeline.running([event("2025-03-16T12:00:00")])
+    assert "run 1 since" in pipeline.periodic().stdout.decode()
+    writer.kill()
+    writer.wait()
+    status = pipeline.periodic().stdout.decode()
+    assert "handle-stream is not running: run 1 ended without a word (killed or crashed)" in status
+    assert "events/s" not in status

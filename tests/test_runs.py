@@ -79,11 +79,21 @@ def test_a_killed_run_is_found_at_the_next_start_and_its_gap_named(pipeline: Pip
 
 def test_a_run_without_events_leaves_no_gap(pipeline: Pipeline) -> None:
     pipeline.ingest(likes(START, 10))
-    pipeline.ingest([])
+    pipeline.ingest([b"not an event"])
     pipeline.ingest(likes(START + timedelta(minutes=1), 10))
     assert [run["events"] for run in runs(pipeline.db)] == [10, 0, 10]
     with sqlite3.connect(pipeline.db) as conn:
         assert conn.execute("select after_run, before_run from run_gaps").fetchall() == [(1, 3)]
+
+
+def test_a_run_that_got_no_input_says_so_and_leaves_no_run(pipeline: Pipeline) -> None:
+    pipeline.ingest(likes(START, 10))
+    result = pipeline.ingest([])  # as `./bluesky | ./handle-stream` without ./bluesky
+    said = result.stderr.decode().splitlines()
+    assert "handle-stream: no input came: is the firehose client there? (./bluesky | ./handle-stream)" in said
+    assert [run["events"] for run in runs(pipeline.db)] == [10]
+    pipeline.ingest(likes(START + timedelta(minutes=1), 10))
+    assert [run["events"] for run in runs(pipeline.db)] == [10, 10]
 
 
 def test_status_shows_lag_and_rate_while_the_stream_runs(pipeline: Pipeline) -> None:
