@@ -114,10 +114,35 @@ CREATE TABLE IF NOT EXISTS recent_commits (
 ) WITHOUT ROWID;
 
 -- Metric views: `select * from metric_…` shows exactly what the CSV shows.
+-- Every minute with likes, and a 0 for each minute between a run's first
+-- and last event that had none: a silence while the pipeline ran shows as
+-- a hole in the chart. Minutes in which nothing ran (run_gaps) have no row,
+-- and neither has a silence of more than a day between two minutes a run
+-- saw (a stray first line, before the stream had a time to judge it by,
+-- must not fill centuries).
 DROP VIEW IF EXISTS metric_likes_per_minute;
 CREATE VIEW metric_likes_per_minute AS
-    SELECT minute || ':00' AS time, likes
-    FROM likes_by_minute
+    WITH RECURSIVE seen (run_id, minute) AS (
+        SELECT run_id, first_minute FROM runs WHERE first_minute IS NOT NULL
+        UNION SELECT run_id, last_minute FROM runs WHERE last_minute IS NOT NULL
+        UNION SELECT r.run_id, l.minute FROM runs AS r
+              JOIN likes_by_minute AS l ON l.minute BETWEEN r.first_minute AND r.last_minute
+    ),
+    silences (minute, next) AS (
+        SELECT minute, next FROM (
+            SELECT minute, lead(minute) OVER (PARTITION BY run_id ORDER BY minute) AS next FROM seen
+        ) WHERE julianday(next || ':00') - julianday(minute || ':00') BETWEEN 1.5 / 1440 AND 1
+    ),
+    filled (minute, next) AS (
+        SELECT strftime('%Y-%m-%d %H:%M', minute || ':00', '+1 minute'), next FROM silences
+        UNION
+        SELECT strftime('%Y-%m-%d %H:%M', minute || ':00', '+1 minute'), next FROM filled
+        WHERE strftime('%Y-%m-%d %H:%M', minute || ':00', '+1 minute') < next
+    )
+    SELECT minute || ':00' AS time, coalesce(likes_by_minute.likes, 0) AS likes
+    FROM (SELECT minute FROM filled UNION SELECT minute FROM seen UNION SELECT minute FROM likes_by_minute)
+         AS minutes
+    LEFT JOIN likes_by_minute USING (minute)
     ORDER BY minute;
 
 DROP VIEW IF EXISTS metric_fast_likers;

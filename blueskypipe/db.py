@@ -31,7 +31,8 @@ from blueskypipe import times
 # firehose client shows as a run that commits but gets no events).
 # 7: runs.far_off_likes, likes stamped far from the stream's time.
 # 8: metric_fast_likers no longer restates the threshold (views only).
-SCHEMA_VERSION = 8
+# 9: metric_likes_per_minute has a 0 for each silent minute of a run (views only).
+SCHEMA_VERSION = 9
 
 # The words that version 4 added to data/stopwords-en.txt. Counted before,
 # they would stay in the top 10 for ever, so the upgrade removes exactly these.

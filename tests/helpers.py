@@ -67,6 +67,15 @@ def did(n: int) -> str:
     return f"did:plc:{n:024d}"
 
 
+def recorded_runs(db: Path) -> list[tuple[str, str]]:
+    """The (first, last) event minutes each run recorded, as reference.likes_per_minute
+    takes them: the runs table's own view of where a run's stream was, for a
+    stream whose times jump (a stray line is recorded as the stream's time)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select first_minute, last_minute from runs where first_minute is not null")
+        return [(f"{first}:00", f"{last}:00") for first, last in rows]
+
+
 def query(db: Path, sql: str, *params: object) -> int:
     """One number from the database; 0 while the schema does not exist yet."""
     try:

@@ -130,9 +130,32 @@ def creates(events: list[dict], collection: str) -> list[dict]:
     return [e for e in events if e["action"] == "create" and e["path"].split("/")[0] == collection]
 
 
-def likes_per_minute(events: list[dict]) -> list[list[str]]:
+def likes_per_minute(events: list[dict], runs: list[tuple[str, str]] | None = None) -> list[list[str]]:
+    """Likes per minute, and 0 for each minute of a run without likes. A run
+    is (first, last): the minutes of its first and last event, as
+    'YYYY-MM-DD HH:MM:00'; by default the events are one run, from the first
+    to the last in the order they came."""
     counts = Counter(_minute(event_time(e["timestamp"])) for e in creates(events, LIKE))
+    if runs is None:
+        runs = [run_of(events)] if events else []
+    for first, last in runs:
+        # The minutes the run saw, and the silences between them, unless a
+        # silence is longer than a day (docs/metrics.md#likes-per-minute).
+        seen = sorted({first, last} | {m for m in counts if first <= m <= last})
+        for minute, after in zip(seen, seen[1:]):
+            at, until = datetime.fromisoformat(minute), datetime.fromisoformat(after)
+            if until - at <= timedelta(days=1):
+                while at < until:
+                    counts.setdefault(_minute(at), 0)
+                    at += timedelta(minutes=1)
+        counts.setdefault(first, 0)
+        counts.setdefault(last, 0)
     return [["time", "likes"]] + [[m, str(n)] for m, n in sorted(counts.items())]
+
+
+def run_of(events: list[dict]) -> tuple[str, str]:
+    """The minutes of the first and the last of `events`, in the order they came."""
+    return _minute(event_time(events[0]["timestamp"])), _minute(event_time(events[-1]["timestamp"]))
 
 
 def _minute(at: datetime | None) -> str:

@@ -50,5 +50,6 @@ def test_the_wheel_installs_both_commands(tmp_path: Path) -> None:
     status = subprocess.run([venv / "bin" / "periodic"], cwd=work, check=True, capture_output=True)
     assert b"bluesky.db: last event 2025-03-16T13:28:00" in status.stdout
     likes = (work / "metrics" / "likes-per-minutes.csv").read_text()
-    assert likes == "time,likes\n2025-03-16 13:26:00,205\n2025-03-16 13:27:00,62\n"
+    # 13:28 had a post and no like: a minute of the run with 0 likes.
+    assert likes == "time,likes\n2025-03-16 13:26:00,205\n2025-03-16 13:27:00,62\n2025-03-16 13:28:00,0\n"
     assert (work / "metrics" / "top-10-word.csv").read_text() == "word,posts\nengineers,1\n"

@@ -376,3 +376,17 @@ def test_ctrl_c_during_start_up_prints_no_traceback(pipeline: Pipeline, command:
             delay,
             proc.returncode,
         )
+
+
+def test_a_silent_minute_of_a_run_is_a_zero_and_a_gap_between_runs_is_no_row(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T12:00:10"), post("2025-03-16T12:03:30", "still here")])
+    pipeline.ingest([event("2025-03-16T12:10:00"), event("2025-03-16T12:11:59")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [
+        ["2025-03-16 12:00:00", "1"],
+        ["2025-03-16 12:01:00", "0"],
+        ["2025-03-16 12:02:00", "0"],
+        ["2025-03-16 12:03:00", "0"],
+        ["2025-03-16 12:10:00", "1"],
+        ["2025-03-16 12:11:00", "1"],
+    ]

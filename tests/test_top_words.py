@@ -10,7 +10,7 @@ from blueskypipe import langs
 from blueskypipe.words import meaningful_words
 from tests import reference
 from tests.engineering_posts import POSTS, expected_words, langs_of
-from tests.helpers import SAMPLE, Pipeline, committed, post
+from tests.helpers import SAMPLE, Pipeline, committed, post, recorded_runs
 
 
 def test_the_corpus_is_large_and_varied() -> None:
@@ -55,7 +55,9 @@ def test_the_chart_of_the_corpus_among_real_events(pipeline: Pipeline) -> None:
     events = reference.valid_events(lines)
     assert committed(pipeline.db, "events") == len(events) == len(lines)
     assert pipeline.csv("posts-per-language.csv") == reference.posts_per_language(events)
-    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(events)
+    # The corpus is stamped an hour before the sample: its posts jump back.
+    runs = recorded_runs(pipeline.db)
+    assert pipeline.csv("likes-per-minutes.csv") == reference.likes_per_minute(events, runs)
     # Forms merged: "system" and "systems" are one row, labelled by the form
     # more posts wrote; "hiring" stands for "hire" too.
     assert chart[1:5] == [["team", "14"], ["hiring", "9"], ["software", "8"], ["engineer", "7"]]
