@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
@@ -30,6 +30,10 @@ MISSED_WINDOW_SECONDS = 24 * 3600
 RATE_SECONDS = 60
 # How many of the latest gaps between runs the status names.
 GAPS_SHOWN = 3
+# The status charts the likes of this many minutes, up to the latest event's.
+CHART_MINUTES = 30
+# Eighths of a character cell, lowest first; a minute without likes is a blank.
+BARS = "▁▂▃▄▅▆▇█"
 
 
 @dataclass
@@ -73,6 +77,9 @@ class Status:
     missed_gaps: int = 0
     # Whether a handle-stream holds the database's writer lock (lock.py); None: not known.
     writer_alive: bool | None = None
+    # (minute, likes) of the CHART_MINUTES minutes up to the latest event's,
+    # oldest first; the last one may still be in progress.
+    recent_likes: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def open_run(self) -> bool:
@@ -135,6 +142,7 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
     ]
     missed_seconds, missed_gaps = _missed(conn, now)
     return Status(
+        recent_likes=_recent_likes(conn, last),
         last_event_time=last,
         seconds_since_commit=_seconds_since(commit_at, now),
         seconds_since_events=_seconds_since(events_at, now),
@@ -165,6 +173,29 @@ def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
         {"since": since, "until": until},
     ).fetchone()
     return round(float(seconds), 1), int(gaps)  # julianday() is a float of days
+
+
+def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list[tuple[str, int]]:
+    """(minute, likes) over the CHART_MINUTES minutes up to the minute of
+    `last_event_time` (event time: the chart follows the stream, not the
+    wall clock), 0 for a minute without likes."""
+    try:
+        last = datetime.fromisoformat(last_event_time or "").replace(second=0, microsecond=0, tzinfo=None)
+        minutes = [_minute_key(last - timedelta(minutes=back)) for back in range(CHART_MINUTES - 1, -1, -1)]
+    except (ValueError, OverflowError):  # not a time, or too near year 1
+        return []
+    likes = dict(
+        conn.execute(
+            "SELECT minute, likes FROM likes_by_minute WHERE minute BETWEEN ? AND ?",
+            (minutes[0], minutes[-1]),
+        ).fetchall()
+    )
+    return [(minute, likes.get(minute, 0)) for minute in minutes]
+
+
+def _minute_key(at: datetime) -> str:
+    # likes_by_minute's key; by hand, as strftime does not pad years below 1000.
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
 
 
 def _seconds_since(at: str | None, now: float) -> float | None:
@@ -225,7 +256,31 @@ def describe(db_path: Path, status: Status) -> list[str]:
             f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
             " word forms could not convert older word counts"
         )
-    return [head, *_run_lines(status), *_missed_lines(status), *map(_gap_line, status.gaps), *notes]
+    return [
+        head,
+        *_run_lines(status),
+        *_chart_lines(status),
+        *_missed_lines(status),
+        *map(_gap_line, status.gaps),
+        *notes,
+    ]
+
+
+def _chart_lines(status: Status) -> list[str]:
+    """The likes of the last CHART_MINUTES minutes as one line of bars, then
+    the count of the latest full minute (the last one is still in progress)."""
+    recent = status.recent_likes
+    if not any(likes for _, likes in recent):
+        return []
+    (first, _), (full, full_likes), (last, _) = recent[0], recent[-2], recent[-1]
+    chart = bars([likes for _, likes in recent])
+    return [f"  likes {first[11:]}..{last[11:]} |{chart}| {full_likes:,} in {full[11:]}"]
+
+
+def bars(values: list[int]) -> str:
+    """One character per value, its height in eighths of the largest; 0 is a blank."""
+    top = max(values)
+    return "".join(" " if v == 0 else BARS[min(len(BARS) - 1, (v * len(BARS) - 1) // top)] for v in values)
 
 
 def _run_lines(status: Status) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -193,3 +194,28 @@ def test_an_open_run_whose_writer_lock_is_free_died_without_a_word(tmp_path: Pat
     status.writer_alive = True
     assert not status.died and status.running
     assert describe(path, status)[1].startswith("  run 1 since 2025-03-16 12:00:00: lag ")
+
+
+def test_the_status_charts_the_last_half_hour_of_likes(tmp_path: Path) -> None:
+    path = tmp_path / "bluesky.db"
+    store = Store(path, clock=lambda: at(0))
+    store.begin_run()
+    # 12:00..12:40, eight heights over and over; 12:20 silent (a hole);
+    # 12:40 is the minute in progress.
+    per_minute = {f"2025-03-16 12:{m:02d}": (m % 8 + 1) * 100 for m in range(41) if m != 20}
+    store.write(
+        Batch(
+            likes_by_user_minute={minute: Counter({"did:plc:a": n}) for minute, n in per_minute.items()},
+            last_event_time="2025-03-16T12:40:05",
+        )
+    )
+    store.close()
+    status = status_at(path, at(10))
+    assert [minute for minute, _ in status.recent_likes] == [f"2025-03-16 12:{m:02d}" for m in range(11, 41)]
+    (line,) = [text for text in describe(path, status) if text.startswith("  likes ")]
+    assert line == "  likes 12:11..12:40 |▄▅▆▇█▁▂▃▄ ▆▇█▁▂▃▄▅▆▇█▁▂▃▄▅▆▇█▁| 800 in 12:39"
+
+
+def test_a_status_without_likes_has_no_chart(tmp_path: Path) -> None:
+    status = status_at(a_run(tmp_path), at(40))
+    assert not any(text.startswith("  likes ") for text in describe(Path("b.db"), status))
