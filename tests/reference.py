@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
@@ -142,7 +142,7 @@ def likes_per_minute(events: list[dict], runs: list[tuple[str, str]] | None = No
         # The minutes the run saw, and the silences between them, unless a
         # silence is longer than a day (docs/metrics.md#likes-per-minute).
         seen = sorted({first, last} | {m for m in counts if first <= m <= last})
-        for minute, after in zip(seen, seen[1:]):
+        for minute, after in pairwise(seen):
             at, until = datetime.fromisoformat(minute), datetime.fromisoformat(after)
             if until - at <= timedelta(days=1):
                 while at < until:
