@@ -197,7 +197,11 @@ def simulate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count", type=int, help="stop after this many events")
     parser.add_argument("--duration", type=float, help="stop after this many seconds of event time")
     parser.add_argument(
-        "--fast-likers", type=int, default=0, help="plant N users who each burst 50-109 likes inside 60 s"
+        "--fast-likers",
+        type=int,
+        default=None,
+        help="plant N users who each burst 50-109 likes inside 60 s, one every 7 s of event time;"
+        " 0 plants none (default: one every 7 s for as long as it runs)",
     )
     parser.add_argument(
         "--engineering-share",
@@ -211,18 +215,23 @@ def simulate_parser() -> argparse.ArgumentParser:
 def simulate(argv: list[str] | None = None) -> int:
     """Write simulated events to stdout until --count/--duration, or forever."""
     args = simulate_parser().parse_args(argv)
-    from blueskypipe.simulate import Simulator, write
+    from blueskypipe.simulate import Simulator, write, write_live
 
     sim = Simulator(
         seed=args.seed,
         rate=args.rate,
-        start=datetime.now() if args.realtime else args.start,
+        start=args.start,
         fast_likers=args.fast_likers,
         engineering_share=args.engineering_share,
     )
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        write(sim.lines(args.count, args.duration), realtime_rate=args.rate if args.realtime else None)
+        if args.realtime:
+            # Stamped from now, once the simulator is ready: each line's time
+            # is the wall clock's when it is written.
+            write_live(sim.timed_lines(args.count, args.duration, start=datetime.now()))
+        else:
+            write(sim.lines(args.count, args.duration))
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): a normal way to stop.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -12,6 +12,7 @@ Run it with `./scripts/launch simulate --help` (the options live in cli.py).
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import random
 import re
@@ -37,6 +38,10 @@ _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 _TID = "234567abcdefghijklmnopqrstuvwxyz"
 _POOL = 4096
 USERS = 50_000
+# Seconds of event time between two planted fast likers' bursts.
+BURST_EVERY = 7.0
+# Live, lines due within this much of each other are written together.
+LIVE_SLACK_SECONDS = 0.002
 # Activity is skewed (u ** SKEW picks low indexes more often) but mildly, so
 # that at the live rate nobody but a planted user likes 50 times a minute.
 SKEW = 1.3
@@ -129,9 +134,12 @@ class Simulator:
         seed: int = 0,
         rate: float = 1500.0,
         start: datetime | None = None,
-        fast_likers: int = 0,
+        fast_likers: int | None = None,
         engineering_share: float = 0.02,
     ) -> None:
+        """`fast_likers`: how many bursts to plant, or None for one every
+        BURST_EVERY seconds for as long as the stream runs, as the real
+        network has such accounts every minute."""
         self.rng = random.Random(seed)
         self.rate = rate
         self.start = start or datetime(2025, 3, 16, 13, 0, 0)
@@ -141,55 +149,68 @@ class Simulator:
         self.rkeys = [_tid(self.rng) for _ in range(_POOL)]
         self.posts = [self._post_record(engineering=False) for _ in range(_POOL)]
         self.eng_posts = [self._post_record(engineering=True) for _ in range(_POOL // 8)]
-        self.bursts = self._plan_bursts(fast_likers)
+        self.fast_likers = fast_likers
+        # The planted bursts, when there is a fixed number of them.
+        self.bursts = [] if fast_likers is None else list(itertools.islice(self._plan_bursts(), fast_likers))
         kinds, weights = zip(*MIX.items(), strict=True)
         self._kinds = self.rng.choices(kinds, weights, k=1 << 16)
 
-    def _plan_bursts(self, n: int) -> list[Burst]:
-        # One burst every 7 s of event time from 5 s on, each by its own user,
-        # so that no two of them can meet in one window.
-        return [
-            Burst(
-                user=_did(self.rng),
-                likes=50 + self.rng.randrange(60),
-                start=5.0 + 7.0 * i,
-                span=10.0 + self.rng.random() * 45.0,
+    def _plan_bursts(self) -> Iterator[Burst]:
+        # One burst every BURST_EVERY s of event time from 5 s on, each by its
+        # own user, so that no two of them can meet in one window. A random
+        # generator of their own: the same bursts, planned ahead or on the way.
+        rng = random.Random(self.rng.random())
+        for i in itertools.count():
+            yield Burst(
+                user=_did(rng),
+                likes=50 + rng.randrange(60),
+                start=5.0 + BURST_EVERY * i,
+                span=10.0 + rng.random() * 45.0,
             )
-            for i in range(n)
-        ]
 
-    def lines(self, count: int | None = None, duration: float | None = None) -> Iterator[str]:
-        """Lines (without newline) with synthetic timestamps from `start` at `rate`/s."""
+    def lines(
+        self, count: int | None = None, duration: float | None = None, start: datetime | None = None
+    ) -> Iterator[str]:
+        """Lines (without newline) with synthetic timestamps from `start` (by
+        default the simulator's) at `rate`/s."""
+        return (line for _, line in self.timed_lines(count, duration, start))
+
+    def timed_lines(
+        self, count: int | None = None, duration: float | None = None, start: datetime | None = None
+    ) -> Iterator[tuple[float, str]]:
+        """(seconds after `start`, line) for each line of `lines`."""
+        origin = start or self.start
+        stamps = _Timestamps(origin)
+        # _Timestamps counts from the whole second before `origin`.
+        offset = origin.microsecond
         step = 1_000_000 / self.rate
-        origin = self.start
         t = 0.0
         n = 0
-        pending = self._burst_schedule()
-        stamps = _Timestamps(origin)
+        planned = iter(self.bursts) if self.fast_likers is not None else self._plan_bursts()
+        upcoming = next(planned, None)
+        # (the next like's time, the burst's number, its likes left, the burst)
+        pending: list[tuple[float, int, int, Burst]] = []
+        numbers = itertools.count()
         rng = self.rng
         end = float("inf") if duration is None else duration * 1e6
         while count is None or n < count:
             t += step * 2 * rng.random()
             if t >= end:
                 return
-            ts = stamps.format(int(t))
+            while upcoming is not None and upcoming.start * 1e6 <= t:
+                heapq.heappush(pending, (upcoming.start * 1e6, next(numbers), upcoming.likes, upcoming))
+                upcoming = next(planned, None)
+            ts = stamps.format(int(t) + offset)
             if pending and pending[0][0] <= t:
-                _, i, left = heapq.heappop(pending)
-                burst = self.bursts[i]
+                _, i, left, burst = heapq.heappop(pending)
                 if left > 1:
-                    nxt = t + burst.span * 1e6 / (burst.likes - 1)
-                    heapq.heappush(pending, (nxt, i, left - 1))
-                yield self._like(ts, burst.user)
+                    # Evenly spaced over the span, so span < 60 s puts them all in one window.
+                    heapq.heappush(pending, (t + burst.span * 1e6 / (burst.likes - 1), i, left - 1, burst))
+                line = self._like(ts, burst.user)
             else:
-                yield self.event(ts)
+                line = self.event(ts)
+            yield t / 1e6, line
             n += 1
-
-    def _burst_schedule(self) -> list[tuple[float, int, int]]:
-        # Each burst's likes are evenly spaced over its span, so span < 60 s
-        # puts all of them in one window.
-        heap = [(b.start * 1e6, i, b.likes) for i, b in enumerate(self.bursts)]
-        heapq.heapify(heap)
-        return heap
 
     def event(self, ts: str) -> str:
         """One random event at timestamp `ts`."""
@@ -295,17 +316,28 @@ def _tid(rng: random.Random) -> str:
     return "3l" + "".join(rng.choices(_TID, k=11))
 
 
-def write(lines: Iterator[str], realtime_rate: float | None = None) -> None:
-    """Write lines to stdout in large chunks; paced to `realtime_rate`/s if given."""
+def write(lines: Iterator[str]) -> None:
+    """Write lines to stdout in large chunks, as fast as the reader takes them."""
     chunk: list[str] = []
-    written = 0
-    started = time.monotonic()
     for line in lines:
         chunk.append(line)
-        if len(chunk) >= (50 if realtime_rate else 4096):
-            written += _flush(chunk)
-            if realtime_rate:
-                _pace(started, written, realtime_rate)
+        if len(chunk) >= 4096:
+            _flush(chunk)
+    _flush(chunk)
+
+
+def write_live(timed: Iterator[tuple[float, str]]) -> None:
+    """Write each line when its time comes, counted from now, so that a line's
+    timestamp is the wall clock's when it is written; lines due together
+    (within LIVE_SLACK_SECONDS) go out in one write."""
+    started = time.monotonic()
+    chunk: list[str] = []
+    for at, line in timed:
+        ahead = started + at - time.monotonic()
+        if ahead > LIVE_SLACK_SECONDS:
+            _flush(chunk)
+            time.sleep(ahead)
+        chunk.append(line)
     _flush(chunk)
 
 
@@ -316,9 +348,3 @@ def _flush(chunk: list[str]) -> int:
         sys.stdout.buffer.flush()
         chunk.clear()
     return n
-
-
-def _pace(started: float, written: int, rate: float) -> None:
-    ahead = written / rate - (time.monotonic() - started)
-    if ahead > 0:
-        time.sleep(ahead)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from datetime import datetime
@@ -107,3 +108,40 @@ def test_engineering_posts_declare_as_many_languages_as_the_network() -> None:
         for tag in json.loads(line)["record"].get("langs", [])
     }
     assert len(declared) >= 15, declared
+
+
+def test_live_timestamps_are_the_wall_clock_when_written() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "blueskypipe",
+            "simulate",
+            "--realtime",
+            "--rate",
+            "1000",
+            "--duration",
+            "1.5",
+        ],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    lags = []
+    for line in proc.stdout:
+        read_at = datetime.now()
+        lags.append((read_at - datetime.fromisoformat(json.loads(line)["timestamp"])).total_seconds())
+    assert proc.wait(timeout=30) == 0
+    assert len(lags) > 1000
+    # A few milliseconds here; the bound leaves room for a busy machine,
+    # far below the 1.3 s by which the simulator's start-up used to lag.
+    assert abs(statistics.median(lags)) < 0.05, statistics.median(lags)
+
+
+def test_fast_likers_are_planted_unless_turned_off() -> None:
+    planted = reference.fast_likers(
+        reference.valid_events(simulate("--count", "20000", "--rate", "500").splitlines())
+    )
+    assert len(planted) - 1 >= 2, "one every 7 s of event time: some end within these 40 s"
+    none = simulate("--count", "20000", "--rate", "500", "--fast-likers", "0").splitlines()
+    assert reference.fast_likers(reference.valid_events(none)) == [["user_id", "likes"]]
