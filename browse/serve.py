@@ -16,25 +16,49 @@ from __future__ import annotations
 import json
 import os
 import sys
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
 METADATA = Path(__file__).with_name("metadata.yml")
+PLUGINS = Path(__file__).with_name("plugins")
 # The database name metadata.yml is written for.
 WRITTEN_FOR = "bluesky"
 # Served on this machine only; the biggest metric (likes per minute: 1,440
 # rows a day) shown whole rather than cut at Datasette's default of 1,000.
-OPTIONS = ["--host", "127.0.0.1", "--setting", "max_returned_rows", "10000"]
+OPTIONS = ["--host", "127.0.0.1", "--setting", "max_returned_rows", "10000", "--plugins-dir", str(PLUGINS)]
 
 
 def metadata_for(db: Path) -> dict[str, Any]:
-    """metadata.yml with its database entry under the name Datasette gives `db`."""
+    """metadata.yml with its database entry under the name Datasette gives `db`,
+    and a front page that lists every metric and the tables that matter."""
     metadata: dict[str, Any] = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
     databases = metadata["databases"]
-    databases[db.stem] = databases.pop(WRITTEN_FOR)
+    databases[db.stem] = database = databases.pop(WRITTEN_FOR)
+    metadata["description_html"] = front_page(db.stem, metadata["description"], database)
     return metadata
+
+
+def front_page(name: str, description: str, database: dict[str, Any]) -> str:
+    """The index's text: the description, then a link and one line for each
+    metric (a canned query) and each table not hidden, as metadata.yml titles them."""
+    base = f"/{quote(name)}"
+
+    def item(path: str, title: str, line: str) -> str:
+        return f'<li><a href="{base}/{quote(path)}">{escape(title)}</a>: {escape(line)}</li>'
+
+    metrics = [item(key, q["title"], q["description"]) for key, q in database["queries"].items()]
+    tables = [
+        item(key, key, t["title"]) for key, t in database["tables"].items() if not t.get("hidden", False)
+    ]
+    return (
+        f"<p>{escape(description)}</p>"
+        f"<h2>Metrics</h2><ul>{''.join(metrics)}</ul>"
+        f"<h2>Tables and views</h2><ul>{''.join(tables)}</ul>"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -159,3 +159,27 @@ def test_titles_column_notes_and_canned_queries_apply_whatever_the_file_is_calle
     assert source in " ".join(shown.split())
     for words in ("./handle-stream", "schema.sql", "docs/metrics.md"):
         assert words in source
+
+
+def test_the_front_page_lists_every_metric_and_the_tables_that_matter(browsed: Browsed) -> None:
+    metadata = yaml.safe_load((ROOT / "browse" / "metadata.yml").read_text(encoding="utf-8"))
+    written = metadata["databases"]["bluesky"]
+    front = html.unescape(page(browsed.url.rsplit("/", 1)[0] + "/"))
+    name = browsed.pipeline.db.stem
+    for key, query in written["queries"].items():
+        assert f'<a href="/{name}/{key}">{query["title"]}</a>: {query["description"]}' in front, key
+    for key, table in written["tables"].items():
+        shown = f'<a href="/{name}/{key}">{key}</a>: {table["title"]}' in front
+        assert shown != table.get("hidden", False), key
+
+
+def test_row_pages_show_counts_with_thousands_separators_and_rows_before_long_notes(browsed: Browsed) -> None:
+    status, body = get(f"{browsed.url}/likes_by_minute.json?_shape=array&_size=max")
+    assert status == 200
+    biggest = max(row["likes"] for row in json.loads(body))
+    assert biggest >= 1000, "the stream should put a thousand likes in some minute"
+    assert f">{biggest:,}<" in page(f"{browsed.url}/likes_by_minute")
+    runs = page(f"{browsed.url}/runs")
+    # The rows come right after a few notes: the column notes are not the first screen.
+    assert runs.count("<dt>") <= 3
+    assert 'class="rows-and-columns"' in runs
