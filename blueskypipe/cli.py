@@ -55,7 +55,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         from blueskypipe.events import MAX_LINE_BYTES
         from blueskypipe.ingest import Ingest, Options, RunFailed
         from blueskypipe.records import EndReason
-        from blueskypipe.source import LineReader
+        from blueskypipe.source import SETTLE_SECONDS, LineReader
         from blueskypipe.words import preload
     except KeyboardInterrupt:
         return 130  # Ctrl-C during start-up: nothing was read yet
@@ -70,7 +70,8 @@ def handle_stream(argv: list[str] | None = None) -> int:
         retention_minutes=args.retention_minutes,
         idle_exit=args.idle_exit,
     )
-    ingest = Ingest(args.db, LineReader(sys.stdin.fileno(), MAX_LINE_BYTES), _log, settings)
+    reader = LineReader(sys.stdin.fileno(), MAX_LINE_BYTES, settle=SETTLE_SECONDS)
+    ingest = Ingest(args.db, reader, _log, settings)
     # Every event allocates a few containers; the default thresholds would run
     # the cyclic GC over the long-lived window state many times a second.
     gc.freeze()

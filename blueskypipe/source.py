@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import os
 import select
+import time
 
 CHUNK_BYTES = 1 << 20
+# A read smaller than this means the input trickles in (the live stream,
+# line by line): the next read first lets SETTLE_SECONDS of it gather, so
+# that the loop wakes a few dozen times a second rather than once per line.
+TRICKLE_BYTES = 64 << 10
+SETTLE_SECONDS = 0.05
 BOM = b"\xef\xbb\xbf"
 
 
 class LineReader:
     """Splits the bytes of `fd` into lines (without the trailing newline)."""
 
-    def __init__(self, fd: int, max_line: int) -> None:
+    def __init__(self, fd: int, max_line: int, settle: float = 0.0) -> None:
+        """`settle`: after a small read, how long the next one lets input
+        gather before it reads (SETTLE_SECONDS for the live stream)."""
         self.fd = fd
         self.max_line = max_line
+        self.settle = settle
+        self._trickles = False
         self._oversized = 0
         self.eof = False
         # True when the last `read` found nothing to read within its timeout.
@@ -44,9 +54,12 @@ class LineReader:
         self.quiet = not ready
         if self.quiet:
             return []
+        if self._trickles and self.settle:
+            time.sleep(self.settle)
         data = os.read(self.fd, CHUNK_BYTES)
         if not data:
             return self._finish()
+        self._trickles = len(data) < TRICKLE_BYTES
         return self._split(data)
 
     def take_oversized(self) -> int:

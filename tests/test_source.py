@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from blueskypipe.source import BOM, LineReader
+from blueskypipe.source import BOM, SETTLE_SECONDS, LineReader
 
 # Long enough for every read of a test to find what was written before it.
 TIMEOUT = 5.0
@@ -183,3 +183,29 @@ def test_lines_split_at_newline_only_and_keep_a_carriage_return(pipe: Pipe) -> N
     assert pipe.send(b"one\rstill one\n\r\n") == [b"one\rstill one", b"\r"]
     pipe.write(b"last\r")
     assert pipe.rest() == [b"last\r"]
+
+
+def test_a_trickle_of_lines_is_read_in_few_reads_once_it_may_settle() -> None:
+    # The live stream writes line by line: reading each as it comes woke the
+    # loop 1,500 times a second. After a small read the next one waits for
+    # more to gather, so 300 lines over 0.3 s come in a handful of reads.
+    read_fd, write_fd = os.pipe()
+    reader = LineReader(read_fd, 1 << 20, settle=SETTLE_SECONDS)
+
+    def trickle() -> None:
+        for i in range(300):
+            os.write(write_fd, b'{"line": %d}\n' % i)
+            time.sleep(0.001)
+        os.close(write_fd)
+
+    writer = threading.Thread(target=trickle)
+    writer.start()
+    lines, reads = [], 0
+    while not reader.eof:
+        found = reader.read(1.0)
+        reads += bool(found)
+        lines += found
+    writer.join()
+    os.close(read_fd)
+    assert len(lines) == 300
+    assert reads <= 0.4 / SETTLE_SECONDS + 5, reads  # about one a settle, not one a line
