@@ -113,6 +113,26 @@ def _readers(r: Results) -> list[Row]:
             "≤ 1.5 s",
         ),
         ("live: peak RSS", f"{fr['peak_rss_mb']:.0f} MB", "≤ 120 MB"),
+        *_footprint(r),
+    ]
+
+
+def _footprint(r: Results) -> list[Row]:
+    fp = r.get("footprint")
+    if fp is None:  # a results file from before this figure
+        return []
+    minutes = fp["minutes"]
+    return [
+        (
+            f"live {fp['rate']:,} events/s, line by line, for {minutes} min: share of a core",
+            f"{fp['cpu_percent'][-1]:.1f} %",
+            "≤ 2 %",
+        ),
+        (
+            f"same: RSS at minute 1..{minutes}",
+            " / ".join(f"{mb:.0f}" for mb in fp["rss_mb"]) + " MB",
+            NO_BOUND,
+        ),
     ]
 
 

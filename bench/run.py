@@ -54,6 +54,7 @@ def main() -> None:
     # A fifth of the posts mention engineering, in two dozen declared languages:
     # the word path's worst case, from a fresh start.
     results["freshness"] = freshness(generate("live", 40_000, "--engineering-share", "0.2"))
+    results["footprint"] = footprint()
     results["word_cost"] = word_cost()
     results["steps"] = steps(files["100k"])
     results["total_s"] = time.perf_counter() - started
@@ -282,6 +283,51 @@ def under_readers(events: Path, alone: dict[str, float]) -> dict[str, float]:
         "periodic_runs": counts["periodic"],
         "sqlite3_runs": counts["sqlite3"],
     }
+
+
+def footprint(
+    minutes: int = int(os.environ.get("BENCH_LIVE_MINUTES", "3")), rate: int = 1500
+) -> dict[str, object]:
+    """handle-stream fed the offline firehose live (paced to the wall clock,
+    line by line, as ./bluesky writes): its share of a core and its resident
+    memory, each minute, after the first 10 s of start-up."""
+    db = fresh_db("footprint")
+    simulator = subprocess.Popen(
+        [PYTHON, "-m", "blueskypipe", "simulate", "--realtime", "--rate", str(rate), "--seed", "7"],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc = subprocess.Popen(handle_stream(db), stdin=simulator.stdout, stderr=subprocess.DEVNULL)
+    assert simulator.stdout is not None
+    simulator.stdout.close()
+    try:
+        time.sleep(10)
+        cpu_then, started = _cpu_seconds(proc.pid), time.monotonic()
+        cpu_percent, rss_mb = [], []
+        for minute in range(1, minutes + 1):
+            time.sleep(max(0.0, started + 60 * minute - time.monotonic()))
+            cpu_percent.append(
+                round(100 * (_cpu_seconds(proc.pid) - cpu_then) / (time.monotonic() - started), 2)
+            )
+            rss_mb.append(round(_rss_mb(proc.pid), 1))
+    finally:
+        simulator.kill()
+        simulator.wait()
+        proc.wait(timeout=60)
+    return {"rate": rate, "minutes": minutes, "cpu_percent": cpu_percent, "rss_mb": rss_mb}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def freshness(events: Path, seconds: float = 20.0, rate: int = 1500) -> dict[str, float]:
