@@ -117,14 +117,16 @@ CREATE TABLE IF NOT EXISTS recent_commits (
 -- Every minute with likes, and a 0 for each minute between a run's first
 -- and last event that had none: a silence while the pipeline ran shows as
 -- a hole in the chart. Minutes in which nothing ran (run_gaps) have no row,
--- and neither has a silence of more than a day between two minutes a run
--- saw (a stray first line, before the stream had a time to judge it by,
--- must not fill centuries).
+-- and neither has a silence of more than a day between two minutes with
+-- likes, or a run's first or last event (a stray first line, before the
+-- stream had a time to judge it by, must not fill centuries). A run whose
+-- last event lies before its first (the producer's clock stepped back)
+-- gets no zeros: its row cannot tell which minutes it saw.
 DROP VIEW IF EXISTS metric_likes_per_minute;
 CREATE VIEW metric_likes_per_minute AS
     WITH RECURSIVE seen (run_id, minute) AS (
-        SELECT run_id, first_minute FROM runs WHERE first_minute IS NOT NULL
-        UNION SELECT run_id, last_minute FROM runs WHERE last_minute IS NOT NULL
+        SELECT run_id, first_minute FROM runs WHERE last_minute >= first_minute
+        UNION SELECT run_id, last_minute FROM runs WHERE last_minute >= first_minute
         UNION SELECT r.run_id, l.minute FROM runs AS r
               JOIN likes_by_minute AS l ON l.minute BETWEEN r.first_minute AND r.last_minute
     ),

@@ -16,6 +16,7 @@ try:
             sys.exit(f"usage: python -m blueskypipe {{{','.join(COMMANDS)}}} [options]")
         sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
 except KeyboardInterrupt:
-    # Ctrl-C before a command has set its own handlers (during start-up):
-    # nothing was read or written yet, so there is nothing to say.
+    # Ctrl-C before handle-stream has set its own handlers (during start-up,
+    # when nothing was read yet), or in periodic or the simulator, which
+    # write whole files or lines only: there is nothing to say.
     sys.exit(130)

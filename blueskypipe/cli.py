@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blueskypipe import options
-from blueskypipe.options import OneLineParser, OptionParser
+from blueskypipe.options import OneLineParser, OptionParser, positive
 
 if TYPE_CHECKING:
     from blueskypipe.export import Table
@@ -92,6 +92,8 @@ def handle_stream(argv: list[str] | None = None) -> int:
         if exc.committed is not None:
             _log(f"committed before the error: {exc.committed.describe()}")
         return 1
+    if result.end_reason is EndReason.END_OF_INPUT and result.totals.lines == 0:
+        return 0  # "no input came" said it all
     idle = result.end_reason is EndReason.IDLE
     if idle:
         _log(f"no input for {args.idle_exit:g} s (--idle-exit): is the firehose client stalled?")
@@ -161,18 +163,32 @@ def _read(path: Path) -> tuple[Status, dict[str, Table]]:
     def read(immutable: bool) -> tuple[Status, dict[str, Table]]:
         # The lock is asked before and after the snapshot: a writer that
         # started or stopped meanwhile was alive while it was read.
-        alive = writer_running(path)
+        before = writer_running(path)
         with db.snapshot(path, immutable) as conn:
             status, tables = health.read(conn, time.time()), read_metrics(conn)
-        status.writer_alive = alive or writer_running(path)
+        probes = (before, writer_running(path))
+        status.writer_alive = True if True in probes else None if None in probes else False
         return status, tables
 
     try:
         return read(immutable=False)
     except db.ReadOnlyCopy:
-        if writer_running(path):
+        if writer_running(path) is not False:  # immutable is honest only without a writer
             raise
     return read(immutable=True)
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"not a whole number: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 0:
+        msg = f"must be 0 or more, not {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def simulate_parser() -> argparse.ArgumentParser:
@@ -182,7 +198,7 @@ def simulate_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     parser.add_argument(
-        "--rate", type=float, default=1500.0, help="events per second of event time (default 1500)"
+        "--rate", type=positive(float), default=1500.0, help="events per second of event time (default 1500)"
     )
     parser.add_argument(
         "--realtime",
@@ -199,10 +215,10 @@ def simulate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="stop after this many seconds of event time")
     parser.add_argument(
         "--fast-likers",
-        type=int,
+        type=_count,
         default=None,
-        help="plant N users who each burst 50-109 likes inside 60 s, one every 7 s of event time;"
-        " 0 plants none (default: one every 7 s for as long as it runs)",
+        help="plant N fast likers: a new user every 7 s of event time bursts 50-109 likes inside 60 s;"
+        " 0 plants none (default: a new one every 7 s for as long as it runs)",
     )
     parser.add_argument(
         "--engineering-share",

@@ -4,18 +4,24 @@ The guard is an exclusive `flock` on a small file beside the database
 (`bluesky.db-writer`), held for the whole run. The kernel releases it when
 its owner exits in any way, kill -9 and power loss included, so a crash
 never leaves the database locked; a flag stored in the database would.
-Readers (periodic, sqlite3, Datasette) never look at it. The file also
-says who holds it, for the error the next writer prints.
+Readers never take it; `periodic` only probes it (`writer_running`), to
+tell a run that died from one that goes on. The file also says who holds
+it, for the error the next writer prints.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
 from blueskypipe.errors import AnotherWriter, StoreError
+
+# How long a refused writer tries again: longer than a reader's probe holds
+# its shared lock (microseconds), far shorter than a start-up.
+PROBE_PATIENCE = 0.2
 
 
 class WriterLock:
@@ -35,9 +41,7 @@ class WriterLock:
         except OSError as exc:
             msg = f"cannot open {self.path}: {exc.strerror}"
             raise StoreError(msg) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take(fd):
             holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "starting up"
             os.close(fd)
             msg = (
@@ -69,14 +73,31 @@ class WriterLock:
         self.release()
 
 
-def writer_running(db: Path) -> bool:
-    """Whether a handle-stream holds the writer lock of `db` now. A shared
-    lock is tried and let go at once; a lock file that cannot be opened (none
-    was ever made, or it is not readable) means no writer."""
+def _take(fd: int) -> bool:
+    """Take the exclusive lock on `fd`; False if another writer holds it. A
+    reader's probe (`writer_running`) holds a shared lock for a moment, so a
+    refusal is tried again for PROBE_PATIENCE seconds before it counts."""
+    deadline = time.monotonic() + PROBE_PATIENCE
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+def writer_running(db: Path) -> bool | None:
+    """Whether a handle-stream holds the writer lock of `db` now; None when
+    that cannot be known (the lock file exists but cannot be opened). A
+    shared lock is tried and let go at once; no lock file means no writer."""
     try:
         fd = os.open(f"{db.resolve()}-writer", os.O_RDONLY)
-    except OSError:
+    except FileNotFoundError:
         return False
+    except OSError:
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

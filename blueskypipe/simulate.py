@@ -338,13 +338,13 @@ def write_live(timed: Iterator[tuple[float, str]]) -> None:
             _flush(chunk)
             time.sleep(ahead)
         chunk.append(line)
+        if ahead <= 0:  # behind the clock (a rate it cannot make, a reader that waited): write now
+            _flush(chunk)
     _flush(chunk)
 
 
-def _flush(chunk: list[str]) -> int:
-    n = len(chunk)
-    if n:
+def _flush(chunk: list[str]) -> None:
+    if chunk:
         sys.stdout.buffer.write(("\n".join(chunk) + "\n").encode())
         sys.stdout.buffer.flush()
         chunk.clear()
-    return n

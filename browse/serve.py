@@ -19,9 +19,9 @@ import sys
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
+from datasette.utils import tilde_encode
 
 METADATA = Path(__file__).with_name("metadata.yml")
 PLUGINS = Path(__file__).with_name("plugins")
@@ -45,10 +45,10 @@ def metadata_for(db: Path) -> dict[str, Any]:
 def front_page(name: str, description: str, database: dict[str, Any]) -> str:
     """The index's text: the description, then a link and one line for each
     metric (a canned query) and each table not hidden, as metadata.yml titles them."""
-    base = f"/{quote(name)}"
+    base = f"/{tilde_encode(name)}"
 
     def item(path: str, title: str, line: str) -> str:
-        return f'<li><a href="{base}/{quote(path)}">{escape(title)}</a>: {escape(line)}</li>'
+        return f'<li><a href="{base}/{tilde_encode(path)}">{escape(title)}</a>: {escape(line)}</li>'
 
     metrics = [item(key, q["title"], q["description"]) for key, q in database["queries"].items()]
     tables = [

@@ -138,18 +138,23 @@ def likes_per_minute(events: list[dict], runs: list[tuple[str, str]] | None = No
     counts = Counter(_minute(event_time(e["timestamp"])) for e in creates(events, LIKE))
     if runs is None:
         runs = [run_of(events)] if events else []
+    liked = set(counts)
+    silent: set[str] = set()
     for first, last in runs:
-        # The minutes the run saw, and the silences between them, unless a
-        # silence is longer than a day (docs/metrics.md#likes-per-minute).
-        seen = sorted({first, last} | {m for m in counts if first <= m <= last})
+        if last < first:
+            continue  # its clock stepped back: which minutes it saw is not known
+        # The minutes with likes in the run's span and its ends, and the
+        # silences between them, unless one is longer than a day.
+        seen = sorted({first, last} | {m for m in liked if first <= m <= last})
         for minute, after in pairwise(seen):
             at, until = datetime.fromisoformat(minute), datetime.fromisoformat(after)
             if until - at <= timedelta(days=1):
                 while at < until:
-                    counts.setdefault(_minute(at), 0)
+                    silent.add(_minute(at))
                     at += timedelta(minutes=1)
-        counts.setdefault(first, 0)
-        counts.setdefault(last, 0)
+        silent |= {first, last}
+    for minute in silent:
+        counts.setdefault(minute, 0)
     return [["time", "likes"]] + [[m, str(n)] for m, n in sorted(counts.items())]
 
 

@@ -390,3 +390,12 @@ def test_a_silent_minute_of_a_run_is_a_zero_and_a_gap_between_runs_is_no_row(pip
         ["2025-03-16 12:10:00", "1"],
         ["2025-03-16 12:11:00", "1"],
     ]
+
+
+def test_a_run_whose_clock_stepped_back_fills_no_minute(pipeline: Pipeline) -> None:
+    pipeline.ingest([event("2025-03-16T16:00:00"), event("2025-03-16T15:40:00")])
+    pipeline.periodic()
+    assert pipeline.csv("likes-per-minutes.csv")[1:] == [
+        ["2025-03-16 15:40:00", "1"],
+        ["2025-03-16 16:00:00", "1"],
+    ]
