@@ -15,10 +15,11 @@ import select
 import time
 
 CHUNK_BYTES = 1 << 20
-# A read smaller than this means the input trickles in (the live stream,
-# line by line): the next read first lets SETTLE_SECONDS of it gather, so
-# that the loop wakes a few dozen times a second rather than once per line.
-TRICKLE_BYTES = 64 << 10
+# A read smaller than this, with nothing more ready, means the input
+# trickles in (the live stream, line by line): the reader then lets
+# SETTLE_SECONDS of it gather before the loop reads again, so that the loop
+# wakes a few dozen times a second rather than once per line.
+TRICKLE_BYTES = 4 << 10
 SETTLE_SECONDS = 0.05
 BOM = b"\xef\xbb\xbf"
 
@@ -32,7 +33,6 @@ class LineReader:
         self.fd = fd
         self.max_line = max_line
         self.settle = settle
-        self._trickles = False
         self._oversized = 0
         self.eof = False
         # True when the last `read` found nothing to read within its timeout.
@@ -54,12 +54,13 @@ class LineReader:
         self.quiet = not ready
         if self.quiet:
             return []
-        if self._trickles and self.settle:
-            time.sleep(self.settle)
         data = os.read(self.fd, CHUNK_BYTES)
         if not data:
             return self._finish()
-        self._trickles = len(data) < TRICKLE_BYTES
+        if self.settle and len(data) < TRICKLE_BYTES and not select.select([self.fd], [], [], 0)[0]:
+            # A trickle, with nothing more (not even the end) ready: let
+            # the next lines gather before the loop reads again.
+            time.sleep(self.settle)
         return self._split(data)
 
     def take_oversized(self) -> int:

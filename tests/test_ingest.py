@@ -127,7 +127,8 @@ def test_progress_lines_follow_the_injected_clock(db: Path) -> None:
 def test_a_quiet_stream_still_commits_now_and_then(db: Path) -> None:
     # Each look at the clock is 5 s later; nothing arrives on the open pipe.
     ticks = iter(float(5 * n) for n in range(10**6))
-    run = Run(db, clock=ticks)
+    # Short intervals: between looks at the clock the loop waits in real time.
+    run = Run(db, Options(flush_interval=0.1), clock=ticks)
     loop = threading.Thread(target=run.ingest.run)
     loop.start()
     try:

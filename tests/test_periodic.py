@@ -80,7 +80,7 @@ def test_csvs_never_go_back_to_an_older_snapshot(pipeline: Pipeline) -> None:
     lines, _ = stream(seed=38, n=40_000)
     writer = pipeline.spawn("--flush-interval", "0.02")
     assert writer.stdin is not None
-    feeding = feed_slowly(writer.stdin, lines, per_step=100, pause=0.005)
+    feeding = feed_slowly(writer.stdin, lines, per_step=200, pause=0.005)
     command = [str(ROOT / "periodic"), "--db", str(pipeline.db), "--metrics-dir", str(pipeline.metrics)]
     chart = pipeline.metrics / "likes-per-minutes.csv"
     seen: list[int] = []

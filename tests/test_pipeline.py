@@ -160,7 +160,7 @@ def test_a_mistyped_db_leaves_the_csvs_whole(pipeline: Pipeline) -> None:
 
 
 def test_periodic_while_the_stream_writes(pipeline: Pipeline) -> None:
-    lines, _ = stream(seed=9, n=60_000)
+    lines, _ = stream(seed=9, n=40_000)
     writer = pipeline.spawn("--batch-size", "2000")
     assert writer.stdin is not None
     data = b"".join(line + b"\n" for line in lines)
@@ -359,7 +359,7 @@ def test_ctrl_c_during_start_up_prints_no_traceback(pipeline: Pipeline, command:
         "periodic": [ROOT / "periodic", "--db", pipeline.db, "--metrics-dir", pipeline.metrics],
         "simulate": [ROOT / "scripts" / "launch", "simulate", "--count", "100"],
     }[command]
-    for delay in (0.0, 0.005, 0.01, 0.02, 0.03, 0.06, 0.1):
+    for delay in (0.0, 0.005, 0.01, 0.03, 0.1):
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,

@@ -121,7 +121,7 @@ def test_live_timestamps_are_the_wall_clock_when_written() -> None:
             "--rate",
             "1000",
             "--duration",
-            "1.5",
+            "0.8",
         ],
         stdout=subprocess.PIPE,
         cwd=ROOT,
@@ -132,7 +132,7 @@ def test_live_timestamps_are_the_wall_clock_when_written() -> None:
         read_at = datetime.now()
         lags.append((read_at - datetime.fromisoformat(json.loads(line)["timestamp"])).total_seconds())
     assert proc.wait(timeout=30) == 0
-    assert len(lags) > 1000
+    assert len(lags) > 500
     # A few milliseconds here; the bound leaves room for a busy machine,
     # far below the 1.3 s by which the simulator's start-up used to lag.
     assert abs(statistics.median(lags)) < 0.05, statistics.median(lags)

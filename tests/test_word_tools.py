@@ -95,7 +95,7 @@ class Run:
 
 
 def test_word_tools_load_once_and_commits_keep_their_rhythm(tmp_path: Path) -> None:
-    lines = stream(LANGUAGES, seconds=2)
+    lines = stream(LANGUAGES, seconds=1.5)
     run = Run(tmp_path / "bluesky.db", lines)
     # Commits every 0.2 s; a dictionary loaded on the loop stood it still for seconds.
     assert run.stalls < 1.0, f"committed lines stood still for {run.stalls:.1f} s"
