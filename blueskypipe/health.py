@@ -248,7 +248,8 @@ def describe(db_path: Path, status: Status) -> list[str]:
     age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
     head = (
         f"{db_path}: last event {status.last_event_time or '-'}, last commit {age}, "
-        f"{status.events:,} events, {status.rejected:,} rejected lines"
+        f"{status.events:,} event{'' if status.events == 1 else 's'}, {status.rejected:,} rejected"
+        f" line{'' if status.rejected == 1 else 's'}"
     )
     notes = []
     if status.word_counts_reset_at:

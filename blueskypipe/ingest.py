@@ -71,7 +71,7 @@ class Totals:
         likes = self.by_collection[LIKE]
         posts = self.by_collection[POST]
         return (
-            f"{self.events:,} events (likes {likes:,}, posts {posts:,}, "
+            f"{self.events:,} event{'' if self.events == 1 else 's'} (likes {likes:,}, posts {posts:,}, "
             f"other {self.events - likes - posts:,}), {self.rejected:,} rejected, "
             f"last event {self.last_event_time or '-'}"
         )

@@ -233,10 +233,10 @@ def test_database_is_in_wal_mode_and_status_is_printed(pipeline: Pipeline) -> No
     with sqlite3.connect(pipeline.db) as conn:
         assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
     summary = result.stderr.decode().splitlines()[-1]
-    assert "done in" in summary and "1 events" in summary and "1 rejected" in summary
+    assert "done in" in summary and "1 event (" in summary and "1 rejected" in summary
     status = pipeline.periodic().stdout.decode()
     assert "last event 2025-03-16T13:26:53" in status
-    assert "1 events, 1 rejected lines" in status
+    assert "1 event, 1 rejected line\n" in status
     assert "likes-per-minutes.csv: 1 row\n" in status
 
 
@@ -249,7 +249,7 @@ def test_progress_lines_go_to_stderr_while_running(pipeline: Pipeline) -> None:
     seen = [writer.stderr.readline().decode() for _ in range(5)]
     writer.stdin.close()
     assert writer.wait(timeout=30) == 0
-    assert any("events/s | 1 events (likes 1, posts 0, other 0)" in line for line in seen), seen
+    assert any("events/s | 1 event (likes 1, posts 0, other 0)" in line for line in seen), seen
 
 
 def test_a_saved_window_that_cannot_be_read_is_dropped_with_a_warning(pipeline: Pipeline) -> None:
