@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blueskypipe import options
-from blueskypipe.options import OneLineParser, OptionParser, positive
+from blueskypipe.options import OneLineParser, OptionParser, number, positive
 
 if TYPE_CHECKING:
     from blueskypipe.export import Table
@@ -178,19 +178,6 @@ def _read(path: Path) -> tuple[Status, dict[str, Table]]:
     return read(immutable=True)
 
 
-def _count(text: str) -> int:
-    """An argparse type: a whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"not a whole number: {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 0:
-        msg = f"must be 0 or more, not {text}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
 def simulate_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="./scripts/launch simulate",
@@ -215,7 +202,7 @@ def simulate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="stop after this many seconds of event time")
     parser.add_argument(
         "--fast-likers",
-        type=_count,
+        type=number(int, zero=True),
         default=None,
         help="plant N fast likers: a new user every 7 s of event time bursts 50-109 likes inside 60 s;"
         " 0 plants none (default: a new one every 7 s for as long as it runs)",

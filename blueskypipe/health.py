@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
-from blueskypipe.times import MICROS_PER_MINUTE
+from blueskypipe.times import MICROS_PER_MINUTE, micros, minute_text
 from blueskypipe.windows import LATE_MICROS
 
 # periodic warns when handle-stream has been silent longer than this: a
@@ -180,8 +180,8 @@ def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list
     `last_event_time` (event time: the chart follows the stream, not the
     wall clock), 0 for a minute without likes."""
     try:
-        last = datetime.fromisoformat(last_event_time or "").replace(second=0, microsecond=0, tzinfo=None)
-        minutes = [_minute_key(last - timedelta(minutes=back)) for back in range(CHART_MINUTES - 1, -1, -1)]
+        last = micros(datetime.fromisoformat(last_event_time or ""))
+        minutes = [minute_text(last - back * MICROS_PER_MINUTE) for back in range(CHART_MINUTES - 1, -1, -1)]
     except (ValueError, OverflowError):  # not a time, or too near year 1
         return []
     likes = dict(
@@ -191,11 +191,6 @@ def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list
         ).fetchall()
     )
     return [(minute, likes.get(minute, 0)) for minute in minutes]
-
-
-def _minute_key(at: datetime) -> str:
-    # likes_by_minute's key; by hand, as strftime does not pad years below 1000.
-    return f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
 
 
 def _seconds_since(at: str | None, now: float) -> float | None:

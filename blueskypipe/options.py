@@ -50,6 +50,14 @@ class Option(Generic[T_co]):
 
 def positive(kind: Callable[[str], Number], at_most: float | None = None) -> Callable[[str], Number]:
     """A value parser: a number of `kind` greater than zero (and at most `at_most`)."""
+    return number(kind, zero=False, at_most=at_most)
+
+
+def number(
+    kind: Callable[[str], Number], zero: bool, at_most: float | None = None
+) -> Callable[[str], Number]:
+    """A value parser: a number of `kind` greater than zero, or at least zero
+    if `zero`, and at most `at_most`."""
 
     def parse(text: str) -> Number:
         try:
@@ -57,8 +65,8 @@ def positive(kind: Callable[[str], Number], at_most: float | None = None) -> Cal
         except ValueError:
             msg = f"not a number: {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
-        if value <= 0:
-            msg = f"must be greater than 0, not {text}"
+        if value < 0 or (value == 0 and not zero):
+            msg = f"must be {'0 or more' if zero else 'greater than 0'}, not {text}"
             raise argparse.ArgumentTypeError(msg)
         if at_most is not None and value > at_most:
             msg = f"must be at most {at_most:g}, not {text}"
