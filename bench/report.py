@@ -133,6 +133,27 @@ def _footprint(r: Results) -> list[Row]:
             " / ".join(f"{mb:.0f}" for mb in fp["rss_mb"]) + " MB",
             NO_BOUND,
         ),
+        *_plateau(r),
+    ]
+
+
+def _plateau(r: Results) -> list[Row]:
+    pl = r.get("plateau")
+    if pl is None:  # a results file from before this figure
+        return []
+    rss = pl["rss_mb"]
+    return [
+        (
+            f"{pl['minutes']} min of stream time at {pl['rate']:,} events/s, fed at full speed: "
+            "RSS after minute 5 / 10 / 15 / 20 / 25 / 30",
+            " / ".join(f"{rss[m - 1]:.0f}" for m in (5, 10, 15, 20, 25, 30) if m <= len(rss)) + " MB",
+            NO_BOUND,
+        ),
+        (
+            "same: RSS after the last minute / after minute 15",
+            f"{rss[-1] / rss[min(15, len(rss)) - 1]:.2f}",
+            "≤ 1.1",
+        ),
     ]
 
 

@@ -55,6 +55,7 @@ def main() -> None:
     # the word path's worst case, from a fresh start.
     results["freshness"] = freshness(generate("live", 40_000, "--engineering-share", "0.2"))
     results["footprint"] = footprint()
+    results["plateau"] = plateau()
     results["word_cost"] = word_cost()
     results["steps"] = steps(files["100k"])
     results["total_s"] = time.perf_counter() - started
@@ -315,6 +316,33 @@ def footprint(
         simulator.wait()
         proc.wait(timeout=60)
     return {"rate": rate, "minutes": minutes, "cpu_percent": cpu_percent, "rss_mb": rss_mb}
+
+
+def plateau(
+    minutes: int = int(os.environ.get("BENCH_STREAM_MINUTES", "30")), rate: int = 1500
+) -> dict[str, object]:
+    """handle-stream's RSS after each minute of stream time, over a stream of
+    the live rate fed as fast as it is read: where the live footprint shows a
+    few minutes, this shows where the memory levels off."""
+    db = fresh_db("plateau")
+    simulator = subprocess.Popen(
+        [PYTHON, "-m", "blueskypipe", "simulate", "--rate", str(rate), "--duration", str(60 * minutes)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc = subprocess.Popen(handle_stream(db), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert simulator.stdout is not None and proc.stdin is not None
+    rss_mb = []
+    for n, line in enumerate(simulator.stdout, 1):
+        proc.stdin.write(line)
+        if n % (60 * rate) == 0:
+            proc.stdin.flush()
+            time.sleep(0.3)  # let it fold what it was given
+            rss_mb.append(round(_rss_mb(proc.pid), 1))
+    proc.stdin.close()
+    simulator.wait()
+    proc.wait(timeout=60)
+    return {"rate": rate, "minutes": minutes, "rss_mb": rss_mb}
 
 
 def _cpu_seconds(pid: int) -> float:

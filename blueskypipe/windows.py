@@ -9,11 +9,11 @@ is decided by the stream's time (`StreamClock`: the median of the latest
 likes, which no handful of stray lines can move), never by one line's
 timestamp:
 
-- Below `threshold` likes nothing is dropped (no window can reach it, and
-  the list is short). From there on, likes older than HORIZON_MICROS before
-  the stream's time (or before the like being added, if that is older) are
-  cut off: no like that arrives at most LATE_MICROS out of order can share a
-  window with them.
+- Likes older than HORIZON_MICROS before the stream's time (or before the
+  like being added, if that is older) are cut off as the user's next like
+  arrives: no like that arrives at most LATE_MICROS out of order can share
+  a window with them. A user who likes once a minute holds 11 likes, not
+  every like since they were first seen.
 - Users are kept in two generations, the users touched since the last
   rotation and those of the one before. A rotation drops the older
   generation whole: its users have been silent for ROTATE_MICROS of the
@@ -160,13 +160,13 @@ class LikeWindows:
                 recent[user] = held
             if t >= held[-1]:
                 held.append(t)
-                n = len(held)
-                if n < threshold:
-                    if n == COMPACT_AT:
-                        recent[user] = array("q", held)
-                    continue  # no window can reach it: old likes may wait
                 if now is not None and held[0] < t - HORIZON_MICROS:  # _floor is no higher
                     _cut(held, _floor(t, now))
+                n = len(held)
+                if n < threshold:
+                    if n == COMPACT_AT and held.__class__ is list:
+                        recent[user] = array("q", held)
+                    continue
                 start = bisect_right(held, t - SPAN_MICROS)
                 if len(held) - start >= threshold:
                     keep_best(peaks, user, Peak(len(held) - start, held[start], t))
