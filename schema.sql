@@ -30,23 +30,35 @@ CREATE TABLE IF NOT EXISTS fast_likers (
     window_end   TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Document frequency of meaningful words in posts that mention "engineering".
+-- Meaningful words of posts that mention "engineering", by the authors who
+-- used them: an author counts at most once a word in 24 hours, and a post
+-- repeating a text counted in that time adds nothing (blueskypipe/voices.py).
 -- `word` is the merged word (the lemma: 'engineer' for 'engineers'); a post
 -- that writes it in several forms counts once.
 CREATE TABLE IF NOT EXISTS word_counts (
-    word  TEXT PRIMARY KEY,
-    posts INTEGER NOT NULL
+    word    TEXT PRIMARY KEY,
+    authors INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS word_counts_by_posts ON word_counts (posts DESC, word);
+CREATE INDEX IF NOT EXISTS word_counts_by_authors ON word_counts (authors DESC, word);
 
--- Posts per form of each merged word, lowercased as written ('engineers'):
--- the most written form labels the word in the metric.
+-- The same counts per form of each merged word, lowercased as written
+-- ('engineers'): the most written form labels the word in the metric.
 CREATE TABLE IF NOT EXISTS word_forms (
-    word  TEXT NOT NULL,
-    form  TEXT NOT NULL,
-    posts INTEGER NOT NULL,
+    word    TEXT NOT NULL,
+    form    TEXT NOT NULL,
+    authors INTEGER NOT NULL,
     PRIMARY KEY (word, form)
 ) WITHOUT ROWID;
+
+-- What the word counts remember, so that a restart keeps to the rule
+-- above: a 64-bit hash of (author, word) or of a post's folded text, and
+-- the stream time (microseconds, as in like_windows) until which it counts
+-- no more. Written with each batch, and pruned by the stream's time.
+CREATE TABLE IF NOT EXISTS word_voices (
+    voice INTEGER PRIMARY KEY,
+    until INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS word_voices_by_until ON word_voices (until);
 
 -- Posts per primary language subtag ('unknown' and 'invalid' included).
 CREATE TABLE IF NOT EXISTS posts_by_lang (
@@ -153,23 +165,23 @@ CREATE VIEW metric_fast_likers AS
     FROM fast_likers
     ORDER BY likes DESC, user_id;
 
--- Ranked by posts, ties by label. Only the words that can still make the
--- top 10 (as many posts as the tenth) are labelled, so the cost does not
+-- Ranked by authors, ties by label. Only the words that can still make the
+-- top 10 (as many authors as the tenth) are labelled, so the cost does not
 -- grow with the vocabulary.
 DROP VIEW IF EXISTS metric_top_words;
 CREATE VIEW metric_top_words AS
     WITH tenth AS (
-        SELECT posts FROM word_counts ORDER BY posts DESC LIMIT 1 OFFSET 9
+        SELECT authors FROM word_counts ORDER BY authors DESC LIMIT 1 OFFSET 9
     ), contenders AS (
-        SELECT word, posts FROM word_counts
-        WHERE posts >= coalesce((SELECT posts FROM tenth), 0)
+        SELECT word, authors FROM word_counts
+        WHERE authors >= coalesce((SELECT authors FROM tenth), 0)
     )
     SELECT
         (SELECT form FROM word_forms AS f WHERE f.word = c.word
-         ORDER BY f.posts DESC, f.form LIMIT 1) AS word,
-        posts
+         ORDER BY f.authors DESC, f.form LIMIT 1) AS word,
+        authors
     FROM contenders AS c
-    ORDER BY posts DESC, word
+    ORDER BY authors DESC, word
     LIMIT 10;
 
 DROP VIEW IF EXISTS metric_posts_per_language;

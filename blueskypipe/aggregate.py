@@ -26,6 +26,7 @@ from blueskypipe.events import (
 )
 from blueskypipe.records import Batch, WindowSnapshot
 from blueskypipe.times import minute_text, timestamp_text
+from blueskypipe.voices import Voices
 from blueskypipe.windows import LikeWindows, keep_best
 
 # on_reject(reason, line, detail): detail says more where the reason cannot
@@ -47,8 +48,9 @@ class Aggregator:
     `Aggregator(resume=...)` starts from it.
     """
 
-    def __init__(self, resume: WindowSnapshot | None = None) -> None:
+    def __init__(self, resume: WindowSnapshot | None = None, voices: Voices | None = None) -> None:
         self.windows = LikeWindows(resume)
+        self.voices = Voices() if voices is None else voices
         self.batch = Batch()
         # Lines that parse_line decided rather than the inline fast path.
         self.parsed_lines = 0
@@ -134,7 +136,7 @@ class Aggregator:
                     like_times.append(micros)
                 else:
                     if collection == POST:
-                        self._add_post(post)
+                        self._add_post(post, repo, ts)
                     by_collection[collection] = by_collection.get(collection, 0) + 1
             except Rejected as exc:
                 self._reject(line, exc.reason, None, on_reject)
@@ -215,22 +217,25 @@ class Aggregator:
         assert now is not None  # a clock without a time agrees with every time
         return timestamp_text(now), minute_text(now)
 
-    def _add_post(self, post: Post | None) -> None:
+    def _add_post(self, post: Post | None, author: str, timestamp: str) -> None:
         """Fold a post in: first everything that may raise, then the counts,
         so that a post that fails leaves no trace."""
         if post is None:  # a post whose record was null
             post = _EMPTY_POST
         post_langs = langs.labels(post.langs)
-        text = post.text
+        text = post.text or ""
         found = words.meaningful_words(text, post_langs) if text else None
+        if found is not None:
+            _, at = self._times.parse(timestamp)
+            counted = self.voices.admit(author, at, words.fold_text(text), found)
         batch = self.batch
         posts_by_lang = batch.posts_by_lang
         for lang in post_langs:  # Counter.update would be a slow Python-level loop
             posts_by_lang[lang] += 1
         if found is not None:
             batch.engineering_posts += 1
-            batch.word_counts.update(found.keys())
-            batch.word_forms.update((word, form) for word, forms in found.items() for form in forms)
+            batch.word_counts.update(counted)
+            batch.word_forms.update((word, form) for word in counted for form in found[word])
 
     def snapshot(self) -> WindowSnapshot:
         """The state a later run resumes from (see `resume`)."""
@@ -248,5 +253,7 @@ class Aggregator:
         if final:
             batch.windows = self.snapshot()
         batch.stream_micros = self.windows.clock.now
+        batch.voices, batch.recent_post_times = self.voices.take_changes()
+        batch.voices_forgotten_below = self.voices.forget()
         self.windows.rotate()
         return batch

@@ -32,14 +32,10 @@ from blueskypipe import times
 # 7: runs.far_off_likes, likes stamped far from the stream's time.
 # 8: metric_fast_likers no longer restates the threshold (views only).
 # 9: metric_likes_per_minute has a 0 for each silent minute of a run (views only).
-SCHEMA_VERSION = 9
-
-# The words that version 4 added to data/stopwords-en.txt. Counted before,
-# they would stay in the top 10 for ever, so the upgrade removes exactly these.
-FILLER_V4 = (
-    "make see say take come give find tell feel look need thing something anything everything lot "
-    "way much even still every back well many maybe actually probably pretty"
-).split()
+# 10: words count once per author a day, not once per post: word_counts and
+# word_forms count `authors`, word_voices remembers who said what; older
+# word counts cannot be converted, so the word chart starts over.
+SCHEMA_VERSION = 10
 
 # Readers wait this long for a lock; in WAL mode they rarely need to.
 READER_BUSY_MS = 5000
@@ -193,26 +189,43 @@ def apply_schema(conn: sqlite3.Connection) -> list[str]:
     """
     with transaction(conn):
         version = check_version(conn)
+        notes = _before_schema(conn, version)
         for statement in _statements(schema_sql()):
             conn.execute(statement)
-        notes = _upgrade(conn, version)
+        notes += _upgrade(conn, version)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return notes
+
+
+def _before_schema(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Steps that schema.sql's statements depend on: its index of
+    word_counts reads a column that older versions named otherwise."""
+    if version >= 10 or not _columns(conn, "word_counts"):
+        return []
+    # Counts per post cannot be split into counts per author and day, so the
+    # word chart starts over; nothing else does.
+    words = conn.execute("DELETE FROM word_counts").rowcount
+    conn.execute("DROP INDEX IF EXISTS word_counts_by_posts")
+    conn.execute("DROP VIEW IF EXISTS metric_top_words")  # it reads the old column; schema.sql makes it anew
+    for table in ("word_counts", "word_forms"):  # version 1 had no word_forms
+        if _columns(conn, table):
+            conn.execute(f"DELETE FROM {table}")
+        if "posts" in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} RENAME COLUMN posts TO authors")
+    if not words:
+        return []
+    conn.execute(
+        "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)", (local_now(),)
+    )
+    return [
+        f"top words: started over, as a word now counts once per author a day"
+        f" (dropped {words:,} word{'s' if words != 1 else ''} counted per post)"
+    ]
 
 
 def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
     """Versioned steps that `CREATE … IF NOT EXISTS` cannot express."""
     notes: list[str] = []
-    if version < 2:
-        # Counts of unmerged words cannot be split into merged words and
-        # forms faithfully, so the word chart starts over; nothing else does.
-        if conn.execute("DELETE FROM word_counts").rowcount:
-            conn.execute(
-                "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('word_counts_reset_at', ?)",
-                (local_now(),),
-            )
-    if version < 4:
-        notes += _drop_new_filler(conn)
     if version < 5:
         _times_in_runs_only(conn)
     if version < 6:
@@ -220,19 +233,6 @@ def _upgrade(conn: sqlite3.Connection, version: int) -> list[str]:
     if version < 7:
         _add_column(conn, "runs", "far_off_likes", "INTEGER NOT NULL DEFAULT 0")
     return notes
-
-
-def _drop_new_filler(conn: sqlite3.Connection) -> list[str]:
-    marks = ", ".join("?" * len(FILLER_V4))
-    conn.execute(f"DELETE FROM word_forms WHERE word IN ({marks})", FILLER_V4)
-    dropped = conn.execute(
-        f"DELETE FROM word_counts WHERE word IN ({marks}) RETURNING word, posts", FILLER_V4
-    ).fetchall()
-    if not dropped:
-        return []
-    dropped.sort(key=lambda row: (-row[1], row[0]))
-    words = ", ".join(f"{word} ({posts:,} posts)" for word, posts in dropped)
-    return [f"top words: removed {len(dropped)} words that are stop words now: {words}"]
 
 
 def _times_in_runs_only(conn: sqlite3.Connection) -> None:
@@ -254,8 +254,12 @@ def _times_in_runs_only(conn: sqlite3.Connection) -> None:
     )
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
-    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+    if column not in _columns(conn, table):
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 

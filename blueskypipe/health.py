@@ -249,8 +249,8 @@ def describe(db_path: Path, status: Status) -> list[str]:
     notes = []
     if status.word_counts_reset_at:
         notes.append(
-            f"  top words counted since {status.word_counts_reset_at}: the upgrade to merged"
-            " word forms could not convert older word counts"
+            f"  top words counted since {status.word_counts_reset_at}: an upgrade changed how words"
+            " are counted and could not convert older counts"
         )
     return [
         head,

@@ -29,6 +29,7 @@ from blueskypipe.records import Batch, EndReason
 from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
 from blueskypipe.store import Store
+from blueskypipe.voices import Voices
 from blueskypipe.words import WordToolsError
 from blueskypipe.writer import BackgroundWriter
 
@@ -186,7 +187,7 @@ class Ingest:
                 f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
                 " that could not be read (like_windows); those users' windows start over"
             )
-        return Aggregator(resume=windows)
+        return Aggregator(resume=windows, voices=Voices(*store.load_voices()))
 
     def _loop(self, writer: BackgroundWriter, aggregator: Aggregator) -> EndReason:
         policy, reader = self.policy, self.reader

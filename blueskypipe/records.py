@@ -18,6 +18,9 @@ from typing import TypeAlias
 Held: TypeAlias = "list[int] | array[int]"  # array is not subscriptable at run time
 # The held like times of each user, as saved across a restart.
 WindowSnapshot: TypeAlias = "dict[str, Held]"
+# The word chart's memory (voices.py): a voice's hash -> the stream time
+# (microseconds) until which it counts no more.
+Blocks: TypeAlias = "dict[int, int]"
 
 
 @dataclass(slots=True)
@@ -74,6 +77,11 @@ class Batch:
     stream_micros: int | None = None  # the stream's time at the batch's end, for retention
 
     windows: WindowSnapshot | None = None
+    # The word chart's memory (voices.py): blocks set in this batch, and the
+    # time below which saved blocks can go.
+    voices: Blocks = field(default_factory=dict)
+    recent_post_times: list[int] | None = None  # when they changed
+    voices_forgotten_below: int | None = None
 
     @property
     def likes_by_minute(self) -> dict[str, int]:

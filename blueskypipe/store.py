@@ -27,7 +27,7 @@ from blueskypipe.db import (
     transaction,
 )
 from blueskypipe.errors import StoreBusy, StoreError
-from blueskypipe.records import Batch, EndReason, WindowSnapshot
+from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, minute_text, timestamp_text
 
 # The writer waits briefly, then goes back to reading stdin and retries the
@@ -108,17 +108,24 @@ _UPSERTS = (
         WHERE excluded.likes > fast_likers.likes""",
         _fast_liker_rows,
     ),
-    _counter("word_counts", "word", "posts", lambda b: b.word_counts),
-    # [[word, form, posts], ...]: arrays, not 'word|form' keys, since a form is
+    _counter("word_counts", "word", "authors", lambda b: b.word_counts),
+    # [[word, form, authors], ...]: arrays, not 'word|form' keys, since a form is
     # letters only but a word comes from a lemmatiser's dictionary, so no
     # separator is safe.
     _Upsert(
-        """INSERT INTO word_forms (word, form, posts)
+        """INSERT INTO word_forms (word, form, authors)
         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
-        ON CONFLICT (word, form) DO UPDATE SET posts = posts + excluded.posts""",
+        ON CONFLICT (word, form) DO UPDATE SET authors = authors + excluded.authors""",
         lambda b: [(word, form, n) for (word, form), n in b.word_forms.items()],
     ),
     _counter("posts_by_lang", "lang", "posts", lambda b: b.posts_by_lang),
+    # [[voice, until], ...]: a voice is a 64-bit integer, not a JSON key.
+    _Upsert(
+        """INSERT INTO word_voices (voice, until)
+        SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+        ON CONFLICT (voice) DO UPDATE SET until = excluded.until""",
+        lambda b: list(b.voices.items()),
+    ),
     _counter("ingest_counts", "name", "n", ingest_counts),
 )
 
@@ -227,6 +234,15 @@ class Store:
                 self._write_rollups(batch)
                 self._write_run(batch)
                 self._prune(batch.stream_micros)
+                if batch.recent_post_times is not None:
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('recent_post_times', ?)",
+                        (orjson.dumps(batch.recent_post_times).decode(),),
+                    )
+                if batch.voices_forgotten_below is not None:
+                    self.conn.execute(
+                        "DELETE FROM word_voices WHERE until < ?", (batch.voices_forgotten_below,)
+                    )
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)
         except sqlite3.Error as exc:
@@ -257,6 +273,23 @@ class Store:
             except (msgspec.DecodeError, TypeError):  # TypeError: not text at all
                 continue
         return windows, len(rows) - len(windows)
+
+    def load_voices(self) -> tuple[Blocks, list[int]]:
+        """The word chart's memory of who said what and its recent post times
+        (voices.py), as the last batch left them. Raises StoreError."""
+        try:
+            blocks = dict(self.conn.execute("SELECT voice, until FROM word_voices"))
+            row = self.conn.execute(
+                "SELECT value FROM ingest_state WHERE key = 'recent_post_times'"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            msg = f"cannot read the word chart's memory from {self.path}: {exc}"
+            raise StoreError(msg) from exc
+        try:
+            recent = _SAVED_TIMES.decode(row[0]) if row else []
+        except (msgspec.DecodeError, TypeError):  # a hand edit: the chart's time starts over
+            recent = []
+        return blocks, recent
 
     def _write_rollups(self, batch: Batch) -> None:
         for upsert in _UPSERTS:

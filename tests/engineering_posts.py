@@ -41,7 +41,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Our engineering org is growing: 3 backend roles, 2 SRE roles, 1 QA lead",
-        "backend growing>growe lead org qa roles>role sre",
+        "backend growing>grow lead org qa roles>role sre",
     ),
     (
         "en",
@@ -56,7 +56,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "The hiring market for engineering is brutal right now. 400 applicants per role.",
-        "applicants>applicant brutal hiring>hire market per right role",
+        "applicants>applicant brutal hiring>hire market right role",
     ),
     (
         "en",
@@ -122,7 +122,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Breakthrough in materials engineering: a ceramic that bends without breaking. Paper in Nature.",
-        "breakthrough materials>material ceramic bends>bend without breaking>break paper nature",
+        "breakthrough materials>material ceramic bends>bend breaking>break paper nature",
     ),
     (
         "en",
@@ -157,7 +157,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Protein engineering with language models: our results replicate across 4 families",
-        "protein language models>model results>result replicate across families>family",
+        "protein language models>model results>result replicate families>family",
     ),
     (
         "en",
@@ -172,7 +172,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Acoustic engineering result: a metamaterial that blocks 94% of sound while letting air through",
-        "acoustic result metamaterial blocks>block sound letting>let air",
+        "acoustic result metamaterial blocks>block sound air",
     ),
     (
         "en",
@@ -218,7 +218,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "first week of engineering school and i already have 3 problem sets due",
-        "first week school already problem sets>set due",
+        "first week school problem sets>set due",
     ),
     ("en", "Failed my thermodynamics exam. Engineering is hard lol", "failed>fail thermodynamics exam hard"),
     (
@@ -267,7 +267,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Group projects in engineering: 1 person does everything, 3 people do nothing",
-        "group projects>project person people nothing",
+        "group projects>project person people",
     ),
     (
         "en",
@@ -299,7 +299,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Restoring a 1970s radio. Analog engineering was something else.",
-        "restoring>restore radio analog else",
+        "restoring>restore radio analog",
     ),
     (
         "en",
@@ -393,8 +393,8 @@ POSTS: list[tuple[str, str, str | None]] = [
         "The bridge collapse report is a masterclass in engineering failure analysis",
         "bridge collapse report masterclass failure analysis",
     ),
-    ("en", "Railway engineering in Japan is on another level 🚄", "railway japan another level"),
-    ("en", "Electrical engineering meme: it's always the ground. Always.", "electrical meme always ground"),
+    ("en", "Railway engineering in Japan is on another level 🚄", "railway japan level"),
+    ("en", "Electrical engineering meme: it's always the ground. Always.", "electrical meme ground"),
     ("en", "engineering.It is fun to build things", "fun build"),
     ("en", "What is engineering?It is applied science.", "applied>apply science"),
     (
@@ -426,7 +426,7 @@ POSTS: list[tuple[str, str, str | None]] = [
         "aging nsf report us workforce",
     ),
     ("en", "IT and engineering teams need to talk more", "teams>team talk"),
-    ("en", "Engineering’s dirty secret: nobody reads the docs", "dirty secret nobody reads>read docs>doc"),
+    ("en", "Engineering’s dirty secret: nobody reads the docs", "dirty secret reads>read docs>doc"),
     ("en", "engineering's golden rule: KISS", "golden rule kiss"),
     ("en", "GPUs, TPUs and NPUs: hardware engineering in the AI era", "gpus tpus npus hardware ai era"),
     (
@@ -600,7 +600,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Civil engineering: the bridges we cross every day were designed by someone",
-        "civil bridges>bridge cross day designed>design someone",
+        "civil bridges>bridge cross day designed>design",
     ),
     (
         "en",
@@ -610,7 +610,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Systems thinking is underrated in engineering education",
-        "education systems>system thinking>thinke underrated>underrate",
+        "education systems>system underrated>underrate",
     ),
     (
         "en",
@@ -674,7 +674,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Science tells you what is; engineering builds what never was",
-        "science builds>build never",
+        "science builds>build",
     ),
     (
         "en",

@@ -21,6 +21,7 @@ import orjson
 
 from blueskypipe.aggregate import Aggregator
 from blueskypipe.records import Batch
+from blueskypipe.voices import Voices
 from blueskypipe.windows import LikeWindows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,5 +252,6 @@ def folded(line: bytes, after: bytes | None) -> Batch:
         # Fresh windows, so that the stream's time is this line's alone in
         # both paths: the fold of `line`, not of the history, is compared.
         aggregator.windows = LikeWindows()
+        aggregator.voices = Voices()  # nor may the history's words block this line's
     aggregator.add_lines([line])
     return aggregator.take_batch()

@@ -4,8 +4,8 @@ A stream is built one step at a time: each step picks a kind of line by
 weight and lets it write zero or more lines into the `World`. Every kind is
 one small function in KINDS, so a new way for the input to go wrong is one
 function and one weight. The lines are what the pipeline reads; the
-meaningful words of each qualifying post are recorded beside them, because
-the reference (tests/reference.py) does not tokenize.
+qualifying posts are recorded beside them with their meaningful words,
+because the reference (tests/reference.py) does not tokenize.
 
 What the kinds keep to, since it is what the docs promise exactness for:
 every like but a stray is stamped at most LATE_BOUND before the latest
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tests.helpers import did, event, post
-from tests.streams import CONTENT, FILLER, LANGS, Words, post_text
+from tests.streams import CONTENT, FILLER, LANGS, Qualifying, post_text
 
 START = datetime(2025, 3, 16, 12, 0, 0)
 # Out-of-order likes and clock steps back stay inside this bound (10 minutes
@@ -48,7 +48,7 @@ class World:
     now: datetime = START  # the producer's clock: what the next line is stamped
     high: datetime = START  # the latest time stamped so far, strays aside
     lines: list[bytes] = field(default_factory=list)
-    words: list[Words] = field(default_factory=list)  # of each qualifying post
+    said: list[Qualifying] = field(default_factory=list)  # the qualifying posts
     pending: list[tuple[datetime, int, str]] = field(default_factory=list)  # planted likes, a heap
     bursts: int = 0
 
@@ -149,9 +149,42 @@ def ahead(world: World) -> None:
 
 def plain_post(world: World) -> None:
     text, words = post_text(world.rng)
-    world.lines.append(post(world.stamp(), text, world.rng.choice(LANGS), repo=world.user()))
+    ts, author = world.stamp(), world.user()
+    world.lines.append(post(ts, text, world.rng.choice(LANGS), repo=author))
     if words is not None:
-        world.words.append(words)
+        world.said.append(Qualifying(author, ts, text, words))
+
+
+def template_post(world: World) -> None:
+    """A job board's ad: one of four accounts, one template, a new number and link each time."""
+    rng = world.rng
+    ts, author = world.stamp(), did(2000 + rng.randrange(4))
+    n = rng.randrange(10**6)
+    text = f"NEW: Robot engineering role #{n}, apply at jobs.example/{n} 👇 https://example.com/j/{n}"
+    world.lines.append(post(ts, text, ["en"], repo=author))
+    words = {"new": {"new"}, "robot": {"robot"}, "role": {"role"}, "apply": {"apply"}}
+    world.said.append(Qualifying(author, ts, text, words))
+
+
+def repeated_text(world: World) -> None:
+    """Someone posts a qualifying text seen before, with other spacing and a link."""
+    if not world.said:
+        return
+    said = world.rng.choice(world.said)
+    text = " " + said.text.replace(" ", " \n ") + f" https://example.com/{world.rng.randrange(1000)}"
+    ts, author = world.stamp(), world.user()
+    world.lines.append(post(ts, text, ["en"], repo=author))
+    world.said.append(Qualifying(author, ts, text, said.words))
+
+
+def stray_qualifying_post(world: World) -> None:
+    """A qualifying post stamped far from the stream: it adds no words."""
+    text, words = post_text(world.rng)
+    if words is None:
+        return
+    ts, author = world.rng.choice(STRAY_TIMES), world.user()
+    world.lines.append(post(ts, text, ["en"], repo=author))
+    world.said.append(Qualifying(author, ts, text, words))
 
 
 def long_post(world: World) -> None:
@@ -162,8 +195,9 @@ def long_post(world: World) -> None:
     words = {word: {CONTENT[word][0].lower()} for word in chosen}
     head = " ".join(["Engineering", *rng.sample(FILLER, 2), *(CONTENT[w][0] for w in chosen)])
     tail = rng.choice(["a." * 8000, " a.-" * 3000, "9" * 50_000, " #b" * 4000, " aa" * 5000])
-    world.lines.append(post(world.stamp(), head + " " + tail, ["en"], repo=world.user()))
-    world.words.append(words)
+    ts, author, text = world.stamp(), world.user(), head + " " + tail
+    world.lines.append(post(ts, text, ["en"], repo=author))
+    world.said.append(Qualifying(author, ts, text, words))
 
 
 def other_collection(world: World) -> None:
@@ -210,14 +244,17 @@ KINDS: dict[str, tuple[float, Callable[[World], None]]] = {
     "two minutes ahead": (0.3, ahead),
     "post": (12, plain_post),
     "long post": (0.3, long_post),
+    "job ad": (0.5, template_post),
+    "repeated text": (0.3, repeated_text),
+    "stray qualifying post": (0.1, stray_qualifying_post),
     "other collection": (24, other_collection),
     "not create": (1, not_create),
     "garbage": (1, garbage),
 }
 
 
-def adversarial_stream(seed: int, n: int) -> tuple[list[bytes], list[Words]]:
-    """About n lines of an adversarial stream, and the words of its qualifying posts."""
+def adversarial_stream(seed: int, n: int) -> tuple[list[bytes], list[Qualifying]]:
+    """About n lines of an adversarial stream, and its qualifying posts."""
     world = World(random.Random(seed))
     names = list(KINDS)
     weights = [KINDS[name][0] for name in names]
@@ -226,4 +263,4 @@ def adversarial_stream(seed: int, n: int) -> tuple[list[bytes], list[Words]]:
     while len(world.lines) < n:
         world.tick()
         KINDS[world.rng.choices(names, weights)[0]][1](world)
-    return world.lines, world.words
+    return world.lines, world.said

@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import accumulate, pairwise
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.streams import Qualifying
 
 LIKE = "app.bsky.feed.like"
 POST = "app.bsky.feed.post"
@@ -203,17 +207,51 @@ def posts_per_language(events: list[dict]) -> list[list[str]]:
     return [["lang", "posts"]] + [[lang, str(n)] for lang, n in rows]
 
 
-def top_words(posts: list[dict[str, set[str]]]) -> list[list[str]]:
-    """From the known words of each qualifying post: {word: forms written}.
+def top_words(posts: list[Qualifying]) -> list[list[str]]:
+    """From each qualifying post: its author, time, text and known words.
 
-    A word counts once per post; its label is the form written by the most
-    posts (ties: alphabetically first); rows by posts, then label.
+    One voice counts once: a post whose folded text was counted less than
+    a day before adds nothing; otherwise each of its words counts unless
+    its author had that word counted less than a day before. A stray adds
+    nothing: a post stamped more than 10 minutes before, or more than a day
+    after, the middle (lower median) of the 9 qualifying posts' times before
+    it. A word's label is the form written most (ties: alphabetically
+    first); rows by count, then label.
     """
-    counts = Counter(word for words in posts for word in words)
-    form_counts = Counter((word, form) for words in posts for word, forms in words.items() for form in forms)
+    # Times as microseconds: a datetime cannot hold 9999-12-31T23:59:59 + a day.
+    minute, day = 60_000_000, 86_400_000_000
+    until: dict[object, int] = {}
+    times: list[int] = []
+
+    def counts_now(key: object, at: int) -> bool:
+        if key in until and at < until[key]:
+            return False
+        until[key] = at + day
+        return True
+
+    counts: Counter[str] = Counter()
+    form_counts: Counter[tuple[str, str]] = Counter()
+    for p in posts:
+        at = (event_time(p.timestamp) - datetime.min) // timedelta(microseconds=1)
+        before, times = times[-9:], [*times[-8:], at]
+        if len(before) == 9 and not -10 * minute <= at - sorted(before)[4] <= day:
+            continue  # a stray
+        if not counts_now(("text", _folded(p.text)), at):
+            continue
+        for word, forms in p.words.items():
+            if counts_now((p.author, word), at):
+                counts[word] += 1
+                form_counts.update((word, form) for form in forms)
     labels = {}
     for word in counts:
         written = [(-n, form) for (w, form), n in form_counts.items() if w == word]
         labels[word] = min(written)[1]
     rows = sorted(((labels[w], n) for w, n in counts.items()), key=lambda r: (-r[1], r[0]))[:10]
-    return [["word", "posts"]] + [[label, str(n)] for label, n in rows]
+    return [["word", "authors"]] + [[label, str(n)] for label, n in rows]
+
+
+def _folded(text: str) -> str:
+    """Links out (as the test posts write them: a URL, or a domain and
+    path), case and runs of whitespace folded; only what the pipeline reads."""
+    text = re.sub(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/\S*", " ", text[:3000])
+    return " ".join(text.casefold().split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tests.helpers import did, event, post
@@ -42,13 +43,25 @@ LANGS = [
 Words = dict[str, set[str]]  # word -> the lowercased forms a post writes it in
 
 
-def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[bytes], list[Words]]:
+@dataclass(frozen=True)
+class Qualifying:
+    """A post that mentions engineering, as reference.top_words reads it:
+    who wrote it, when (the stream's time for a stray), its text and its
+    meaningful words, known by construction."""
+
+    author: str
+    timestamp: str
+    text: str
+    words: Words
+
+
+def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[bytes], list[Qualifying]]:
     """n event lines, with fast likers, posts in several languages and
-    engineering posts; also the meaningful words of each qualifying post."""
+    engineering posts; also each qualifying post."""
     rng = random.Random(seed)
     t = datetime.fromisoformat(start)
     lines: list[bytes] = []
-    word_sets: list[Words] = []
+    qualifying: list[Qualifying] = []
     burster = 0
     while len(lines) < n:
         t += timedelta(microseconds=rng.randrange(0, 40_000))
@@ -62,16 +75,17 @@ def stream(seed: int, n: int, start: str = "2025-03-16T12:00:00") -> tuple[list[
             burster += 1
         elif roll < 0.75:
             text, words = post_text(rng)
-            lines.append(post(ts, text, rng.choice(LANGS), repo=did(rng.randrange(300))))
+            author = did(rng.randrange(300))
+            lines.append(post(ts, text, rng.choice(LANGS), repo=author))
             if words is not None:
-                word_sets.append(words)
+                qualifying.append(Qualifying(author, ts, text, words))
         elif roll < 0.99:
             lines.append(
                 event(ts, "app.bsky.graph.follow", did(rng.randrange(300)), {"subject": "did:plc:x"})
             )
         else:
             lines.append(event(ts, repo=did(5), action="delete"))
-    return lines, word_sets
+    return lines, qualifying
 
 
 def post_text(rng: random.Random) -> tuple[str, Words | None]:

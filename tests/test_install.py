@@ -52,4 +52,4 @@ def test_the_wheel_installs_both_commands(tmp_path: Path) -> None:
     likes = (work / "metrics" / "likes-per-minutes.csv").read_text()
     # 13:28 had a post and no like: a minute of the run with 0 likes.
     assert likes == "time,likes\n2025-03-16 13:26:00,205\n2025-03-16 13:27:00,62\n2025-03-16 13:28:00,0\n"
-    assert (work / "metrics" / "top-10-word.csv").read_text() == "word,posts\nengineers,1\n"
+    assert (work / "metrics" / "top-10-word.csv").read_text() == "word,authors\nengineers,1\n"

@@ -24,7 +24,7 @@ import pytest
 from tests import reference
 from tests.helpers import ROOT, Pipeline, did, event, recorded_runs
 from tests.model import FAST, STRAY_TIMES, adversarial_stream
-from tests.streams import Words
+from tests.streams import Qualifying
 
 MODEL_STREAMS = int(os.environ.get("MODEL_STREAMS", "4"))
 MODEL_LINES = int(os.environ.get("MODEL_LINES", "6000"))
@@ -67,7 +67,7 @@ def feed(pipeline: Pipeline, lines: list[bytes], batch_size: str, rng: random.Ra
 
 
 def expected_csvs(
-    runs: list[list[bytes]], words: list[Words], recorded: list[tuple[str, str]]
+    runs: list[list[bytes]], words: list[Qualifying], recorded: list[tuple[str, str]]
 ) -> dict[str, list[list[str]]]:
     """The reference's four files; a BOM before the first line of a run is not
     part of it. `recorded`: each run's first and last event minute, as its

@@ -13,12 +13,12 @@ import pytest
 from blueskypipe.db import SCHEMA_VERSION
 from tests import reference
 from tests.helpers import ROOT, SAMPLE, Pipeline, did, event, post, query, wait_for
-from tests.streams import Words, stream
+from tests.streams import Qualifying, stream
 
 CSVS = ["likes-per-minutes.csv", "fast-likers.csv", "top-10-word.csv", "posts-per-language.csv"]
 
 
-def expected_csvs(lines: list[bytes], word_sets: list[Words]) -> dict[str, list[list[str]]]:
+def expected_csvs(lines: list[bytes], word_sets: list[Qualifying]) -> dict[str, list[list[str]]]:
     events = reference.valid_events(lines)
     return {
         "likes-per-minutes.csv": reference.likes_per_minute(events),

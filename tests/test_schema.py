@@ -12,7 +12,7 @@ import yaml
 from blueskypipe.db import SCHEMA_VERSION, schema_sql
 from blueskypipe.records import EndReason
 from blueskypipe.store import Store
-from tests.helpers import FIXTURES, ROOT, Pipeline, event, post, query
+from tests.helpers import FIXTURES, ROOT, Pipeline, did, event, post, query
 
 
 def upgrade(pipeline: Pipeline) -> list[str]:
@@ -34,7 +34,7 @@ def test_an_upgrade_of_v1_restarts_only_the_word_chart(pipeline: Pipeline) -> No
     status = pipeline.periodic().stdout.decode()
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
     # Unmerged word counts cannot become merged ones: dropped, and said so.
-    assert pipeline.csv("top-10-word.csv") == [["word", "posts"]]
+    assert pipeline.csv("top-10-word.csv") == [["word", "authors"]]
     assert "top words counted since" in status
     assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "42"]]
     assert pipeline.csv("posts-per-language.csv")[1:] == [["en", "7"]]
@@ -63,7 +63,7 @@ def test_an_upgrade_with_no_words_to_drop_says_nothing(pipeline: Pipeline) -> No
 
 def test_upgrading_twice_changes_nothing(pipeline: Pipeline) -> None:
     pipeline.ingest([post("2025-03-16T12:01:00", "engineering bridges", ["en"])])
-    pipeline.ingest([post("2025-03-16T12:01:01", "engineering bridge", ["en"])])
+    pipeline.ingest([post("2025-03-16T12:01:01", "engineering bridge", ["en"], repo=did(2))])
     status = pipeline.periodic().stdout.decode()
     assert pipeline.csv("top-10-word.csv")[1:] == [["bridge", "2"]]
     assert "top words counted since" not in status
@@ -82,13 +82,6 @@ def test_an_older_schema_is_migrated_with_its_data(pipeline: Pipeline) -> None:
     assert pipeline.csv("likes-per-minutes.csv")[1:] == [["2025-03-16 12:00:00", "43"]]
 
 
-# The light verbs and vague words of real posts, stop words since version 4.
-NEW_FILLER = set(
-    "make see say take come give find tell feel look need thing something anything everything lot way "
-    "much even still every back well many maybe actually probably pretty".split()
-)
-
-
 def v3_database(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
     """The v3 fixture, and its word and language rows before any upgrade."""
     with sqlite3.connect(pipeline.db) as conn:
@@ -104,28 +97,30 @@ def tables(pipeline: Pipeline) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def test_the_upgrade_from_v3_removes_exactly_the_new_filler_and_says_so_once(pipeline: Pipeline) -> None:
+def test_the_upgrade_from_v3_restarts_only_the_word_chart_and_says_so_once(pipeline: Pipeline) -> None:
+    """Counts per post cannot become counts per author and day: the word chart starts over."""
     before = v3_database(pipeline)
-    assert NEW_FILLER & {row[0] for row in before["word_counts"]}, "the fixture must hold some filler"
+    assert before["word_counts"], "the fixture must hold word counts"
     first = " ".join(upgrade(pipeline))
     after = tables(pipeline)
     assert query(pipeline.db, "pragma user_version") == SCHEMA_VERSION
-    assert after["word_counts"] == [row for row in before["word_counts"] if row[0] not in NEW_FILLER]
-    assert after["word_forms"] == [row for row in before["word_forms"] if row[0] not in NEW_FILLER]
+    assert after["word_counts"] == after["word_forms"] == []
     assert after["posts_by_lang"] == before["posts_by_lang"]
     assert after["likes_by_minute"] == before["likes_by_minute"]
-    assert "removed 10 words that are stop words now: make (3 posts), say (2 posts), thing (2 posts)" in first
+    words = len(before["word_counts"])
+    assert (
+        f"top words: started over, as a word now counts once per author a day (dropped {words} words" in first
+    )
     assert upgrade(pipeline) == []
-    assert "top words counted since" not in pipeline.periodic().stdout.decode()  # nothing else was reset
+    assert "top words counted since" in pipeline.periodic().stdout.decode()
 
 
 def test_handle_stream_upgrades_v3_and_says_so(pipeline: Pipeline) -> None:
     v3_database(pipeline)
     result = pipeline.ingest([post("2025-03-16T12:02:00", "engineering: we make bridges", ["en"])])
-    assert result.stderr.decode().count("removed 10 words that are stop words now") == 1
+    assert result.stderr.decode().count("top words: started over") == 1
     pipeline.periodic()
-    assert pipeline.csv("top-10-word.csv")[1] == ["bridges", "2"]  # bridge 1 + 1, as "bridges" twice
-    assert "make" not in [word for word, _ in pipeline.csv("top-10-word.csv")]
+    assert pipeline.csv("top-10-word.csv") == [["word", "authors"], ["bridges", "1"]]
 
 
 def test_the_upgrade_from_v3_keeps_each_time_once_and_gives_the_runs_their_minutes(
@@ -179,7 +174,10 @@ def test_an_old_database_gains_far_off_likes(pipeline: Pipeline) -> None:
 
 # The sha256 of schema.sql at each version: a change to schema.sql without a
 # new SCHEMA_VERSION (and, if data must move, an upgrade step in db.py) fails here.
-SCHEMA_SHA256 = {9: "4a3130aec3edb7d28c81946245c80e2da035f73a1aa487b783d2574454516109"}
+SCHEMA_SHA256 = {
+    9: "4a3130aec3edb7d28c81946245c80e2da035f73a1aa487b783d2574454516109",
+    10: "548c5069d231955c82a1846e03c9e4ea7f42bf470d0593b5ac72423979b7d32d",
+}
 
 
 def test_every_change_to_schema_sql_raises_the_version() -> None:

@@ -10,7 +10,8 @@ from blueskypipe import langs
 from blueskypipe.words import meaningful_words
 from tests import reference
 from tests.engineering_posts import POSTS, expected_words, langs_of
-from tests.helpers import SAMPLE, Pipeline, committed, post, recorded_runs
+from tests.helpers import SAMPLE, Pipeline, committed, did, post, recorded_runs
+from tests.streams import Qualifying
 
 
 def test_the_corpus_is_large_and_varied() -> None:
@@ -38,16 +39,17 @@ def test_the_chart_of_the_corpus_among_real_events(pipeline: Pipeline) -> None:
     sample_posts = [e for e in reference.valid_events(sample) if e["path"].startswith(reference.POST)]
     assert len(sample_posts) > 20
     assert not any("engineering" in ((e["record"] or {}).get("text") or "").lower() for e in sample_posts)
-    corpus, near_misses = [], []
-    for i, (tags, text, _) in enumerate(POSTS):
-        at = f"2025-03-16T12:{i // 60:02d}:{i % 60:02d}"
-        corpus.append(post(at, text, langs_of(tags) or None))
+    corpus, near_misses, qualifying = [], [], []
+    for i, (tags, text, expected) in enumerate(POSTS):
+        at, author = f"2025-03-16T12:{i // 60:02d}:{i % 60:02d}", did(i)  # an author a post
+        corpus.append(post(at, text, langs_of(tags) or None, repo=author))
         near_misses.append(post(at, near_miss(text), langs_of(tags) or None, repo="did:plc:nearmiss"))
+        if expected is not None:
+            qualifying.append(Qualifying(author, at, text, expected_words(expected)))
     lines = sample + [line for pair in zip(corpus, near_misses, strict=True) for line in pair]
     pipeline.ingest(lines)
     pipeline.periodic()
 
-    qualifying = [expected_words(expected) for _, _, expected in POSTS if expected is not None]
     chart = pipeline.csv("top-10-word.csv")
     assert chart == reference.top_words(qualifying)
     assert committed(pipeline.db, "engineering_posts") == len(qualifying), "only the corpus's posts qualify"

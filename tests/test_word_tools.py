@@ -33,7 +33,8 @@ def stream(languages: list[str], seconds: float) -> list[bytes]:
         ts = f"2025-03-16T12:{i // RATE // 60:02d}:{i // RATE % 60:02d}.{i % RATE * 500:06d}"
         if i % 20 == 0:
             lang = languages[i // 20 % len(languages)]
-            lines.append(post(ts, f"Engineering news {i}: bridges, robots and systems", [lang]))
+            text = f"Engineering news {i}: bridges, robots and systems"
+            lines.append(post(ts, text, [lang], repo=did(10_000 + i)))  # each voice once: one author a post
         else:
             lines.append(event(ts, repo=did(i % 500)))
     return lines
@@ -101,7 +102,7 @@ def test_word_tools_load_once_and_commits_keep_their_rhythm(tmp_path: Path) -> N
     assert run.stalls < 1.0, f"committed lines stood still for {run.stalls:.1f} s"
     posts = len(lines) // 20
     assert committed(run.db, "engineering_posts") == 1 + posts
-    assert query(run.db, "select posts from word_counts where word = 'bridge'") == posts
+    assert query(run.db, "select authors from word_counts where word = 'bridge'") == posts
 
 
 def test_memory_does_not_grow_with_the_languages_seen(tmp_path: Path) -> None:

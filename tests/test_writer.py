@@ -193,7 +193,7 @@ def test_a_held_lock_is_retried_then_the_batch_is_committed_once(
     assert committed_lines(store.path) == 3
     assert read(store.path, "select sum(likes) from likes_by_minute") == 3
     assert read(store.path, "select sum(likes) from likes_by_user_minute") == 3
-    assert read(store.path, "select posts from word_counts where word = 'engineer'") == 1
+    assert read(store.path, "select authors from word_counts where word = 'engineer'") == 1
     assert read(store.path, f"select lines from runs where run_id = {store.run_id}") == 3
 
 
