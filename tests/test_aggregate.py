@@ -246,10 +246,12 @@ def test_the_fast_path_accepts_exactly_the_common_form(
     obj["path"] = path
     # Escaped, a line of any text is ASCII: the fields must still be checked.
     line = json.dumps(obj).encode() if escaped else orjson.dumps(obj)
+    # Judged before the line is read: parse_line learns a valid new collection.
+    common = line.isascii() and events.common_form(timestamp, repo, path, second)
     before = agg.parsed_lines
     agg.add_lines([line])
     inline = agg.parsed_lines == before
-    assert inline == (line.isascii() and events.common_form(timestamp, repo, path, second))
+    assert inline == common
     if inline:
         parsed = events.parse_line(line)
         assert (parsed.timestamp, parsed.repo, parsed.collection) == (timestamp, repo, path.partition("/")[0])
