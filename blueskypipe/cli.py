@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from blueskypipe import options
 from blueskypipe.options import OneLineParser, OptionParser, number, positive
+from blueskypipe.wording import counted
 
 if TYPE_CHECKING:
     from blueskypipe.export import Table
@@ -139,16 +140,12 @@ def periodic(argv: list[str] | None = None) -> int:
     status, tables = read
     lines = health.describe(args.db, status)
     if failed is None:
-        lines += [f"  {args.metrics_dir / name}: {_rows(len(table.rows))}" for name, table in tables.items()]
+        lines += [f"  {args.metrics_dir / name}: {counted(len(t.rows), 'row')}" for name, t in tables.items()]
     print("\n".join(lines), flush=True)
     if failed is not None:
         print(f"periodic: error: {failed}", file=sys.stderr)
         return 1
     return 0
-
-
-def _rows(n: int) -> str:
-    return "1 row" if n == 1 else f"{n:,} rows"
 
 
 def _read(path: Path) -> tuple[Status, dict[str, Table]]:
@@ -198,8 +195,8 @@ def simulate_parser() -> argparse.ArgumentParser:
         default=datetime(2025, 3, 16, 13, 0, 0),
         help="first synthetic timestamp when not --realtime (default 2025-03-16T13:00:00)",
     )
-    parser.add_argument("--count", type=int, help="stop after this many events")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds of event time")
+    parser.add_argument("--count", type=positive(int), help="stop after this many events")
+    parser.add_argument("--duration", type=positive(float), help="stop after this many seconds of event time")
     parser.add_argument(
         "--fast-likers",
         type=number(int, zero=True),
@@ -209,7 +206,7 @@ def simulate_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--engineering-share",
-        type=float,
+        type=number(float, zero=True, at_most=1),
         default=0.02,
         help="share of posts that mention engineering (default 0.02)",
     )

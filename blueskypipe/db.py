@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from blueskypipe import times
+from blueskypipe.wording import counted
 
 # 1: the first versioned layout. 2: word_counts holds merged (lemmatised)
 # words, with word_forms beside it; older word counts cannot be converted.
@@ -219,7 +220,7 @@ def _before_schema(conn: sqlite3.Connection, version: int) -> list[str]:
     )
     return [
         f"top words: started over, as a word now counts once per author a day"
-        f" (dropped {words:,} word{'s' if words != 1 else ''} counted per post)"
+        f" (dropped {counted(words, 'word')} counted per post)"
     ]
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import dropwhile
 from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
 from blueskypipe.times import MICROS_PER_MINUTE, micros, minute_text
 from blueskypipe.windows import LATE_MICROS
+from blueskypipe.wording import counted, plural
 
 # periodic warns when handle-stream has been silent longer than this: a
 # running writer commits at least every heartbeat, so four missed in a row
@@ -69,7 +71,8 @@ class Status:
     rejected: int
     word_counts_reset_at: str | None = None
     lag_seconds: float | None = None  # now minus the last event time, both local clock
-    events_per_second: float | None = None  # over the last RATE_SECONDS of commits
+    events_per_second: float | None = None  # over the last rate_seconds of commits
+    rate_seconds: float = RATE_SECONDS  # RATE_SECONDS, or less for a younger run
     run: Run | None = None  # the latest run
     seconds_since_events: float | None = None  # since a commit of the latest run last carried events
     gaps: list[Gap] = field(default_factory=list)  # latest first
@@ -141,6 +144,7 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         )
     ]
     missed_seconds, missed_gaps = _missed(conn, now)
+    rate, rate_seconds = _rate(conn, run, now)
     return Status(
         recent_likes=_recent_likes(conn, last),
         last_event_time=last,
@@ -152,7 +156,8 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         rejected=rejected,
         word_counts_reset_at=words_reset_at,
         lag_seconds=lag(last, now),
-        events_per_second=_rate(conn, run, now),
+        events_per_second=rate,
+        rate_seconds=rate_seconds,
         run=run,
         gaps=gaps,
     )
@@ -178,7 +183,8 @@ def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
 def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list[tuple[str, int]]:
     """(minute, likes) over the CHART_MINUTES minutes up to the minute of
     `last_event_time` (event time: the chart follows the stream, not the
-    wall clock), 0 for a minute without likes."""
+    wall clock), 0 for a minute without likes, from the first minute a run
+    read events in (or the first with likes)."""
     try:
         last = micros(datetime.fromisoformat(last_event_time or ""))
         minutes = [minute_text(last - back * MICROS_PER_MINUTE) for back in range(CHART_MINUTES - 1, -1, -1)]
@@ -190,7 +196,16 @@ def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list
             (minutes[0], minutes[-1]),
         ).fetchall()
     )
-    return [(minute, likes.get(minute, 0)) for minute in minutes]
+    (covered_from,) = conn.execute(
+        "SELECT min(first_minute) FROM runs WHERE last_minute >= ?", (minutes[0],)
+    ).fetchone()
+    # A minute before any run read events was no silence: it is left out.
+    return list(
+        dropwhile(
+            lambda row: row[1] == 0 and (covered_from is None or row[0] < covered_from),
+            ((minute, likes.get(minute, 0)) for minute in minutes),
+        )
+    )
 
 
 def _seconds_since(at: str | None, now: float) -> float | None:
@@ -216,18 +231,40 @@ def lag(last_event_time: str | None, now: float) -> float | None:
     return (datetime.fromtimestamp(now, last.tzinfo) - last).total_seconds()
 
 
-def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> float | None:
-    """Events per second committed by the running run over the last
-    RATE_SECONDS, or over its life when it is younger."""
+def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> tuple[float | None, float]:
+    """Events per second committed by the running run, and over how many
+    seconds: the last RATE_SECONDS, or, for a younger run, from its first
+    commit with events to its latest commit (the start-up before the first
+    read nothing, and the second since the latest is a commit still to
+    come: over a few seconds either would make the rate look low). None
+    while no run is running."""
     if run is None or run.end_reason is not None:
-        return None
-    # Only this run's commits: those of the run before a restart, still in
-    # the last minute, would count twice over a young run's age.
-    since = max(now - RATE_SECONDS, datetime.fromisoformat(run.started_at).timestamp())
-    (recent,) = conn.execute(
-        "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at >= ?", (since,)
-    ).fetchone()
-    return float(recent) / max(1.0, now - since)
+        return None, RATE_SECONDS
+    since, until = now - RATE_SECONDS, now
+    started = datetime.fromisoformat(run.started_at).timestamp()
+    if since >= started:
+        (events,) = conn.execute(
+            "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at >= ?", (since,)
+        ).fetchone()
+    else:
+        # Only this run's commits: those of the run before a restart, still
+        # in the last minute, would count twice over a young run's age.
+        commits = conn.execute(
+            "SELECT at, events FROM recent_commits WHERE at >= ? ORDER BY at", (started,)
+        ).fetchall()
+        first = next((i for i, (_, n) in enumerate(commits) if n), None)
+        if first is not None and first + 1 < len(commits):
+            # The first commit's events came in before it, since a moment
+            # nobody can date: count what came after it.
+            since = commits[first][0]
+            events = sum(n for _, n in commits[first + 1 :])
+        else:  # one commit yet: all there is, over the run's age
+            since = started
+            events = sum(n for _, n in commits)
+        if commits and now - commits[-1][0] <= HEARTBEAT_SECONDS:  # a writer that commits as it should
+            until = commits[-1][0]
+    seconds = max(1.0, until - since)
+    return float(events) / seconds, seconds
 
 
 def no_database(db_path: Path, wrote: list[str]) -> str:
@@ -243,8 +280,7 @@ def describe(db_path: Path, status: Status) -> list[str]:
     age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
     head = (
         f"{db_path}: last event {status.last_event_time or '-'}, last commit {age}, "
-        f"{status.events:,} event{'' if status.events == 1 else 's'}, {status.rejected:,} rejected"
-        f" line{'' if status.rejected == 1 else 's'}"
+        f"{counted(status.events, 'event')}, {status.rejected:,} rejected {plural(status.rejected, 'line')}"
     )
     notes = []
     if status.word_counts_reset_at:
@@ -266,8 +302,8 @@ def _chart_lines(status: Status) -> list[str]:
     """The likes of the last CHART_MINUTES minutes as one line of bars, then
     the count of the latest full minute (the last one is still in progress)."""
     recent = status.recent_likes
-    if not any(likes for _, likes in recent):
-        return []
+    if len(recent) < 2 or not any(likes for _, likes in recent):
+        return []  # no full minute yet, or nothing to draw
     (first, _), (full, full_likes), (last, _) = recent[0], recent[-2], recent[-1]
     chart = bars([likes for _, likes in recent])
     return [f"  likes {first[11:]}..{last[11:]} |{chart}| {full_likes:,} in {full[11:]}"]
@@ -295,9 +331,12 @@ def _run_lines(status: Status) -> list[str]:
         ]
     behind = "-" if status.lag_seconds is None else duration(status.lag_seconds)
     rate = 0.0 if status.events_per_second is None else status.events_per_second
-    lines = [
-        f"  run {run.run_id} since {run.started_at}: lag {behind}, {rate:,.0f} events/s over the last minute"
-    ]
+    over = (
+        "the last minute"
+        if status.rate_seconds >= RATE_SECONDS
+        else f"the last {duration(status.rate_seconds)}"
+    )
+    lines = [f"  run {run.run_id} since {run.started_at}: lag {behind}, {rate:,.0f} events/s over {over}"]
     if status.stale and status.seconds_since_commit is not None:
         silent = duration(status.seconds_since_commit)
         lines.append(f"  handle-stream has not committed for {silent}: is it still running?")
@@ -317,7 +356,7 @@ def _run_lines(status: Status) -> list[str]:
 def _missed_lines(status: Status) -> list[str]:
     if not status.missed_gaps:
         return []
-    gaps = f"{status.missed_gaps} gap{'s' if status.missed_gaps != 1 else ''}"
+    gaps = counted(status.missed_gaps, "gap")
     return [f"  event time missed in the last 24 h: {duration(status.missed_seconds)} in {gaps} between runs"]
 
 

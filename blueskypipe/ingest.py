@@ -30,6 +30,7 @@ from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
 from blueskypipe.store import Store
 from blueskypipe.voices import Voices
+from blueskypipe.wording import counted
 from blueskypipe.words import WordToolsError
 from blueskypipe.writer import BackgroundWriter
 
@@ -72,7 +73,7 @@ class Totals:
         likes = self.by_collection[LIKE]
         posts = self.by_collection[POST]
         return (
-            f"{self.events:,} event{'' if self.events == 1 else 's'} (likes {likes:,}, posts {posts:,}, "
+            f"{counted(self.events, 'event')} (likes {likes:,}, posts {posts:,}, "
             f"other {self.events - likes - posts:,}), {self.rejected:,} rejected, "
             f"last event {self.last_event_time or '-'}"
         )
@@ -184,7 +185,7 @@ class Ingest:
         windows, dropped = store.take_windows()
         if dropped:
             self.log(
-                f"warning: dropped {dropped:,} saved fast-liker window{'s' if dropped != 1 else ''}"
+                f"warning: dropped {counted(dropped, 'saved fast-liker window')}"
                 " that could not be read (like_windows); those users' windows start over"
             )
         return Aggregator(resume=windows, voices=Voices(*store.load_voices()))

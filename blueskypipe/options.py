@@ -9,6 +9,7 @@ points (`ingest.Options`, `store.Store`) all read them from here.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,8 +64,11 @@ def number(
         try:
             value = kind(text)
         except ValueError:
-            msg = f"not a number: {text!r}"
+            msg = f"not a {'whole ' if kind is int else ''}number: {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
+        if not math.isfinite(value):  # nan passes every comparison below
+            msg = f"not a finite number: {text!r}"
+            raise argparse.ArgumentTypeError(msg)
         if value < 0 or (value == 0 and not zero):
             msg = f"must be {'0 or more' if zero else 'greater than 0'}, not {text}"
             raise argparse.ArgumentTypeError(msg)

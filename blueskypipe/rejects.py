@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from blueskypipe.events import MAX_LINE_BYTES
+from blueskypipe.wording import plural
 
 # How many rejected lines are shown in full before only summaries follow.
 SHOW_REJECTED = 5
@@ -44,5 +45,5 @@ class RejectLog:
             return
         total = sum(self._unreported.values())
         kinds = ", ".join(f"{reason} {n:,}" for reason, n in self._unreported.most_common())
-        self.log(f"{total:,} more {'line' if total == 1 else 'lines'} rejected ({kinds})")
+        self.log(f"{total:,} more {plural(total, 'line')} rejected ({kinds})")
         self._unreported.clear()

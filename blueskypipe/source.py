@@ -35,6 +35,8 @@ class LineReader:
         self.settle = settle
         self._oversized = 0
         self.eof = False
+        # How many times a read let input gather (a trickle was found).
+        self.settles = 0
         # True when the last `read` found nothing to read within its timeout.
         self.quiet = False
         self._partial = b""
@@ -60,6 +62,7 @@ class LineReader:
         if self.settle and len(data) < TRICKLE_BYTES and not select.select([self.fd], [], [], 0)[0]:
             # A trickle, with nothing more (not even the end) ready: let
             # the next lines gather before the loop reads again.
+            self.settles += 1
             time.sleep(self.settle)
         return self._split(data)
 

@@ -12,8 +12,9 @@ timestamp:
 - Likes older than HORIZON_MICROS before the stream's time (or before the
   like being added, if that is older) are cut off as the user's next like
   arrives: no like that arrives at most LATE_MICROS out of order can share
-  a window with them. A user who likes once a minute holds 11 likes, not
-  every like since they were first seen.
+  a window with them. A user who likes once a minute holds 12 likes (one
+  more while the stream's time trails), not every like since they were
+  first seen.
 - Users are kept in two generations, the users touched since the last
   rotation and those of the one before. A rotation drops the older
   generation whole: its users have been silent for ROTATE_MICROS of the
@@ -135,6 +136,10 @@ class LikeWindows:
     def __len__(self) -> int:
         return len(self._recent) + len(self._older)
 
+    def likes_held(self) -> int:
+        """How many like times are held, over all users: what the windows' memory is made of."""
+        return sum(map(len, self._recent.values())) + sum(map(len, self._older.values()))
+
     def add(self, user: str, t: int) -> Peak | None:
         """Record one like; return the window it completes if that reaches the threshold."""
         return self.add_likes([user], [t])[0].get(user)
@@ -164,7 +169,7 @@ class LikeWindows:
                     _cut(held, _floor(t, now))
                 n = len(held)
                 if n < threshold:
-                    if n == COMPACT_AT and held.__class__ is list:
+                    if n >= COMPACT_AT and held.__class__ is list:  # a late like may have passed it
                         recent[user] = array("q", held)
                     continue
                 start = bisect_right(held, t - SPAN_MICROS)

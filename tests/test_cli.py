@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from blueskypipe.cli import handle_stream_options, periodic_options
-from blueskypipe.options import OptionParser
+from blueskypipe.options import OptionParser, number, positive
 from tests.helpers import ROOT, Pipeline, event
 
 
@@ -51,6 +53,30 @@ def test_a_bad_flag_is_a_usage_error_too(pipeline: Pipeline) -> None:
         result.stderr
         == b"handle-stream: error: argument --batch-size: must be greater than 0, not -1 (see --help)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "said"),
+    [
+        (number(int, zero=True), "1.5", "not a whole number: '1.5'"),
+        (positive(float), "abc", "not a number: 'abc'"),
+        (positive(float, at_most=15), "nan", "not a finite number: 'nan'"),
+        (positive(float), "inf", "not a finite number: 'inf'"),
+        (positive(int), "0", "must be greater than 0, not 0"),
+        (number(float, zero=True, at_most=1), "1.5", "must be at most 1, not 1.5"),
+    ],
+)
+def test_a_value_parser_says_what_is_wrong(parse: Callable[[str], float], text: str, said: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(said)}$"):
+        parse(text)
+
+
+def test_a_number_that_is_not_one_is_refused_before_anything_runs(pipeline: Pipeline) -> None:
+    result = handle_stream(pipeline, {}, "--flush-interval", "nan")
+    assert result.returncode == 2
+    assert result.stderr.count(b"\n") == 1, result.stderr
+    assert b"not a finite number: 'nan'" in result.stderr
+    assert not pipeline.db.exists()
 
 
 def test_an_empty_variable_counts_as_unset(pipeline: Pipeline) -> None:

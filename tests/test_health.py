@@ -52,7 +52,7 @@ def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:
     assert not status.stale
     assert describe(Path("bluesky.db"), status)[:2] == [
         "bluesky.db: last event 2025-03-16T12:00:05, last commit 30.0 s ago, 600 events, 0 rejected lines",
-        "  run 1 since 2025-03-16 12:00:00: lag 35.0 s, 15 events/s over the last minute",
+        "  run 1 since 2025-03-16 12:00:00: lag 35.0 s, 15 events/s over the last 40.0 s",
     ]
 
 
@@ -180,6 +180,65 @@ def test_the_rate_of_a_run_younger_than_a_minute_is_its_own_over_its_age(tmp_pat
     second.close()
     status = status_at(path, at(30))
     assert status.events_per_second == 1500.0
+
+
+def test_a_young_run_is_timed_from_its_first_commit_not_its_start_up(tmp_path: Path) -> None:
+    # 3 s of start-up (word tools, a client that has not written yet), then
+    # 1,500 events/s: the first status must not say 1,100.
+    path = tmp_path / "bluesky.db"
+    now = [at(0)]
+    store = Store(path, clock=lambda: now[0])
+    store.begin_run()
+    for second_of_run in range(4, 11):
+        now[0] = at(second_of_run)
+        store.write(Batch(lines=1500, last_event_time="2025-03-16T12:00:10"))
+    store.close()
+    status = status_at(path, at(11))
+    status.writer_alive = True
+    assert (status.events_per_second, status.rate_seconds) == (1500.0, 6.0)
+    assert describe(path, status)[1].endswith(", 1,500 events/s over the last 6.0 s")
+    older = status_at(path, at(90))
+    assert older.rate_seconds == 60, "a run past a minute old is timed over the last minute"
+
+
+def test_the_chart_begins_with_the_first_minute_any_run_read(tmp_path: Path) -> None:
+    path = tmp_path / "bluesky.db"
+    store = Store(path, clock=lambda: at(0))
+    store.begin_run()
+    likes = {"2025-03-16 12:00": Counter({"did:plc:a": 40}), "2025-03-16 12:02": Counter({"did:plc:a": 80})}
+    store.write(
+        Batch(
+            likes_by_user_minute=likes,
+            first_event_time="2025-03-16T12:00:30",
+            last_event_time="2025-03-16T12:02:10",
+        )
+    )
+    store.close()
+    status = status_at(path, at(10))
+    assert [minute for minute, _ in status.recent_likes] == [
+        "2025-03-16 12:00",
+        "2025-03-16 12:01",
+        "2025-03-16 12:02",
+    ]
+    (line,) = [text for text in describe(path, status) if text.startswith("  likes ")]
+    assert line == "  likes 12:00..12:02 |▄ █| 0 in 12:01", "a minute of the run without likes is a hole"
+
+
+def test_a_run_in_its_first_minute_has_no_full_minute_to_chart(tmp_path: Path) -> None:
+    path = tmp_path / "bluesky.db"
+    store = Store(path, clock=lambda: at(0))
+    store.begin_run()
+    store.write(
+        Batch(
+            likes_by_user_minute={"2025-03-16 12:00": Counter({"did:plc:a": 40})},
+            first_event_time="2025-03-16T12:00:01",
+            last_event_time="2025-03-16T12:00:30",
+        )
+    )
+    store.close()
+    status = status_at(path, at(31))
+    assert status.recent_likes == [("2025-03-16 12:00", 40)], "no minute before the run began"
+    assert not any(text.startswith("  likes ") for text in describe(path, status))
 
 
 def test_an_open_run_whose_writer_lock_is_free_died_without_a_word(tmp_path: Path) -> None:

@@ -209,3 +209,24 @@ def test_a_trickle_of_lines_is_read_in_few_reads_once_it_may_settle() -> None:
     os.close(read_fd)
     assert len(lines) == 300
     assert reads <= 0.4 / SETTLE_SECONDS + 5, reads  # about one a settle, not one a line
+
+
+@pytest.mark.parametrize(
+    ("data", "end", "settles"),
+    [
+        (b"one line\n", False, 1),  # a trickle: let more gather
+        (b"one line\n", True, 0),  # the input ended: nothing more will come
+        ((b"x" * 99 + b"\n") * 100, False, 0),  # 10 KB ready: a burst, read on at once
+    ],
+)
+def test_a_read_settles_only_on_a_trickle_that_goes_on(data: bytes, end: bool, settles: int) -> None:
+    pipe = Pipe(max_line=1 << 20)
+    pipe.reader.settle = SETTLE_SECONDS
+    try:
+        pipe.write(data)
+        if end:
+            pipe.close_writer()
+        assert pipe.reader.read(TIMEOUT)
+        assert pipe.reader.settles == settles
+    finally:
+        pipe.close()

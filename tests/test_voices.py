@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from blueskypipe import langs
 from blueskypipe.words import meaningful_words
 from tests import reference
-from tests.helpers import Pipeline, did, event, post
+from tests.helpers import Pipeline, did, post
 from tests.streams import Qualifying
 
 START = datetime(2025, 3, 16, 12, 0, 0)
@@ -128,14 +128,16 @@ def test_the_memory_survives_a_restart(pipeline: Pipeline) -> None:
     assert pipeline.csv("top-10-word.csv") == [["word", "authors"], ["bridges", "1"]]
 
 
-def test_a_stray_post_is_remembered_at_the_streams_time(pipeline: Pipeline) -> None:
-    """Stamped in year 9999, it neither escapes the rule nor blocks the future."""
-    likes = [event(at(i * 0.5), repo=did(500 + i % 7)) for i in range(200)]
-    lines = [
-        *likes,
+def test_a_stray_post_adds_no_words_and_blocks_nothing(pipeline: Pipeline) -> None:
+    """Stamped in year 9999 or 1970, far from the word chart's time (the
+    median of the last nine qualifying posts), a post adds no words: it
+    cannot block the real posts of its author for a day."""
+    lines = [post(at(i), f"Engineering bridges {i}", ["en"], repo=did(10 + i)) for i in range(9)]
+    lines += [
         post("9999-12-31T23:59:59", "Engineering turbines by a stray", ["en"], repo=did(1)),
-        post(at(101), "Engineering turbines for real", ["en"], repo=did(1)),
-        post("9999-12-31T23:59:58", "Engineering sensors by a stray", ["en"], repo=did(3)),
+        post(at(20), "Engineering turbines for real", ["en"], repo=did(1)),
+        post("1970-01-01T00:00:00", "Engineering sensors from the past", ["en"], repo=did(3)),
+        post(at(21), "Engineering sensors", ["en"], repo=did(3)),
     ]
     rows = chart(pipeline, lines)
-    assert dict(rows[1:]) == {"turbines": "1", "stray": "2", "sensors": "1", "real": "1"}
+    assert dict(rows[1:]) == {"bridges": "9", "turbines": "1", "real": "1", "sensors": "1"}

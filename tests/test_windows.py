@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime
 
 from hypothesis import given, settings
@@ -155,6 +156,25 @@ def test_a_user_who_likes_again_within_a_rotation_survives_rotations() -> None:
     assert 399 * 40 * S - held[0] <= HORIZON_MICROS + CLOCK_SAMPLE // 2 * 40 * S
 
 
+def test_a_user_below_the_threshold_holds_only_the_likes_a_late_one_can_meet() -> None:
+    windows = LikeWindows()
+    for i in range(240):  # a crowd keeps the stream's time; "steady" likes once a minute
+        windows.add_likes([f"c{j}" for j in range(60)] + ["steady"], [i * 60 * S + j * S for j in range(61)])
+    # The horizon's 11 minutes hold 12 likes of each, one more while the
+    # stream's time trails the newest likes; not the 240 of four hours.
+    per_user = HORIZON_MICROS // (60 * S) + 2
+    assert len(windows) == 61
+    assert windows.likes_held() <= 61 * per_user
+
+
+def test_a_user_past_a_few_likes_is_held_compactly_even_after_a_late_like() -> None:
+    windows = LikeWindows()
+    for t in (10 * S, 30 * S, 40 * S, 20 * S, 50 * S):  # the 4th like arrives out of order
+        windows.add("u", t)
+    (held,) = windows.snapshot().values()
+    assert isinstance(held, array), "an array of 64-bit times, not a list of ints"
+
+
 def test_a_late_like_does_not_wipe_a_burst() -> None:
     """25 likes, one stamped two minutes back, 25 more: 50 in 19.6 s."""
     burst = [at("12:40:00") + i * 400_000 for i in range(50)]
@@ -221,8 +241,8 @@ def test_any_order_never_overcounts(times: list[int]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=200 * S), min_size=1, max_size=200))
 def test_a_threshold_reports_exactly_the_windows_that_reach_it(raw: list[int]) -> None:
-    # Likes below the threshold are held without dropping expired ones; they
-    # must never make a window look fuller than it is.
+    # Likes below the threshold are cut as they age, like any others; what
+    # is held must never make a window look fuller than it is.
     times = sorted(raw)
     windows = LikeWindows(threshold=5)
     found = [w.likes for t in times if (w := windows.add("u", t)) is not None]
