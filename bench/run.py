@@ -488,10 +488,12 @@ def word_cost() -> dict[str, float]:
     words new to the caches, which the real sample's posts warmed), then
     the slowest texts we could construct, each once."""
     script = """
-import json, random, statistics, string, time
+import gc, json, random, statistics, string, time
 from blueskypipe import langs, words
 from tests.engineering_posts import POSTS, langs_of
 from tests.helpers import SAMPLE
+gc.freeze()
+gc.set_threshold(100_000, 50, 100)  # as handle-stream runs: no collector pass mid-text
 started = time.perf_counter()
 words.tools()
 load = time.perf_counter() - started
