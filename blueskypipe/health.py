@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import dropwhile
+from itertools import dropwhile, pairwise
 from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
@@ -36,6 +36,12 @@ GAPS_SHOWN = 3
 CHART_MINUTES = 30
 # Eighths of a character cell, lowest first; a minute without likes is a blank.
 BARS = "▁▂▃▄▅▆▇█"
+# ...and a minute in which no run read events (between runs) is a dot.
+NOTHING_RAN = "·"
+
+
+# A minute of the status chart and its likes; None: no run read events in it.
+Minute = tuple[str, int | None]
 
 
 @dataclass
@@ -71,8 +77,8 @@ class Status:
     rejected: int
     word_counts_reset_at: str | None = None
     lag_seconds: float | None = None  # now minus the last event time, both local clock
-    events_per_second: float | None = None  # over the last rate_seconds of commits
-    rate_seconds: float = RATE_SECONDS  # RATE_SECONDS, or less for a younger run
+    events_per_second: float | None = None  # over rate_seconds of commits (`rate`)
+    rate_seconds: float = RATE_SECONDS
     run: Run | None = None  # the latest run
     seconds_since_events: float | None = None  # since a commit of the latest run last carried events
     gaps: list[Gap] = field(default_factory=list)  # latest first
@@ -82,7 +88,8 @@ class Status:
     writer_alive: bool | None = None
     # (minute, likes) of the CHART_MINUTES minutes up to the latest event's,
     # oldest first; the last one may still be in progress.
-    recent_likes: list[tuple[str, int]] = field(default_factory=list)
+    recent_likes: list[Minute] = field(default_factory=list)
+    partial_minutes: set[str] = field(default_factory=set)  # a run began or ended in them
 
     @property
     def open_run(self) -> bool:
@@ -145,8 +152,10 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
     ]
     missed_seconds, missed_gaps = _missed(conn, now)
     rate, rate_seconds = _rate(conn, run, now)
+    recent_likes, partial_minutes = _recent_likes(conn, last)
     return Status(
-        recent_likes=_recent_likes(conn, last),
+        recent_likes=recent_likes,
+        partial_minutes=partial_minutes,
         last_event_time=last,
         seconds_since_commit=_seconds_since(commit_at, now),
         seconds_since_events=_seconds_since(events_at, now),
@@ -180,32 +189,32 @@ def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
     return round(float(seconds), 1), int(gaps)  # julianday() is a float of days
 
 
-def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> list[tuple[str, int]]:
-    """(minute, likes) over the CHART_MINUTES minutes up to the minute of
-    `last_event_time` (event time: the chart follows the stream, not the
-    wall clock), 0 for a minute without likes, from the first minute a run
-    read events in (or the first with likes)."""
+def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> tuple[list[Minute], set[str]]:
+    """The chart's minutes (`Status.recent_likes`) over the CHART_MINUTES
+    minutes up to the minute of `last_event_time` (event time: the chart
+    follows the stream, not the wall clock), and which of them a run began
+    or ended in (their counts are partial)."""
     try:
         last = micros(datetime.fromisoformat(last_event_time or ""))
         minutes = [minute_text(last - back * MICROS_PER_MINUTE) for back in range(CHART_MINUTES - 1, -1, -1)]
     except (ValueError, OverflowError):  # not a time, or too near year 1
-        return []
+        return [], set()
     likes = dict(
         conn.execute(
             "SELECT minute, likes FROM likes_by_minute WHERE minute BETWEEN ? AND ?",
             (minutes[0], minutes[-1]),
         ).fetchall()
     )
-    (covered_from,) = conn.execute(
-        "SELECT min(first_minute) FROM runs WHERE last_minute >= ?", (minutes[0],)
-    ).fetchone()
-    # A minute before any run read events was no silence: it is left out.
-    return list(
-        dropwhile(
-            lambda row: row[1] == 0 and (covered_from is None or row[0] < covered_from),
-            ((minute, likes.get(minute, 0)) for minute in minutes),
-        )
+    spans = conn.execute(
+        "SELECT first_minute, last_minute FROM runs WHERE first_minute <= ? AND last_minute >= ?",
+        (minutes[-1], minutes[0]),
+    ).fetchall()
+    shown = (
+        (minute, likes.get(minute, 0) if minute in likes or any(a <= minute <= b for a, b in spans) else None)
+        for minute in minutes
     )
+    # The time before the first run read events is no outage: left out.
+    return list(dropwhile(lambda row: row[1] is None, shown)), {minute for span in spans for minute in span}
 
 
 def _seconds_since(at: str | None, now: float) -> float | None:
@@ -232,39 +241,43 @@ def lag(last_event_time: str | None, now: float) -> float | None:
 
 
 def _rate(conn: sqlite3.Connection, run: Run | None, now: float) -> tuple[float | None, float]:
-    """Events per second committed by the running run, and over how many
-    seconds: the last RATE_SECONDS, or, for a younger run, from its first
-    commit with events to its latest commit (the start-up before the first
-    read nothing, and the second since the latest is a commit still to
-    come: over a few seconds either would make the rate look low). None
-    while no run is running."""
+    """The running run's `rate`, from its commits that carried events."""
     if run is None or run.end_reason is not None:
         return None, RATE_SECONDS
-    since, until = now - RATE_SECONDS, now
     started = datetime.fromisoformat(run.started_at).timestamp()
-    if since >= started:
-        (events,) = conn.execute(
-            "SELECT coalesce(sum(events), 0) FROM recent_commits WHERE at >= ?", (since,)
-        ).fetchone()
-    else:
-        # Only this run's commits: those of the run before a restart, still
-        # in the last minute, would count twice over a young run's age.
-        commits = conn.execute(
-            "SELECT at, events FROM recent_commits WHERE at >= ? ORDER BY at", (started,)
-        ).fetchall()
-        first = next((i for i, (_, n) in enumerate(commits) if n), None)
-        if first is not None and first + 1 < len(commits):
-            # The first commit's events came in before it, since a moment
-            # nobody can date: count what came after it.
-            since = commits[first][0]
-            events = sum(n for _, n in commits[first + 1 :])
-        else:  # one commit yet: all there is, over the run's age
-            since = started
-            events = sum(n for _, n in commits)
-        if commits and now - commits[-1][0] <= HEARTBEAT_SECONDS:  # a writer that commits as it should
-            until = commits[-1][0]
-    seconds = max(1.0, until - since)
-    return float(events) / seconds, seconds
+    # Only this run's commits: those of the run before a restart, still in
+    # the last minute, would count twice over a young run's age. None from
+    # after now: the clock was set back.
+    commits = conn.execute(
+        "SELECT at, events FROM recent_commits WHERE at >= max(?, ?) AND at <= ? ORDER BY at",
+        (started, now - RATE_SECONDS, now),
+    ).fetchall()
+    return rate(commits, started, now)
+
+
+def rate(commits: list[tuple[float, int]], started: float, now: float) -> tuple[float | None, float]:
+    """Events per second of a running run begun at `started`, and over how
+    many seconds, from its commits (Unix time, events; those with events,
+    at most RATE_SECONDS old, oldest first); None while that is not known.
+
+    A run past RATE_SECONDS old: the events of the last RATE_SECONDS. A
+    younger one: those after its first commit (whose events came in since a
+    moment nobody can date: the start-up read nothing), up to its latest
+    commit while the next is not overdue (a commit still to come must not
+    make the rate look low), else up to now. With fewer than two commits,
+    or under a second between them, the rate is not known yet.
+    """
+    if now - RATE_SECONDS >= started:
+        return sum(n for _, n in commits) / RATE_SECONDS, RATE_SECONDS
+    if len(commits) < 2:
+        return None, 0.0
+    times = [at for at, _ in commits]
+    usual_gap = sorted(b - a for a, b in pairwise(times))[(len(times) - 2) // 2]
+    until = times[-1] if now - times[-1] <= 2 * usual_gap else now
+    seconds = until - times[0]
+    if seconds < 1:
+        return None, 0.0
+    return sum(n for _, n in commits[1:]) / seconds, seconds
 
 
 def no_database(db_path: Path, wrote: list[str]) -> str:
@@ -300,19 +313,26 @@ def describe(db_path: Path, status: Status) -> list[str]:
 
 def _chart_lines(status: Status) -> list[str]:
     """The likes of the last CHART_MINUTES minutes as one line of bars, then
-    the count of the latest full minute (the last one is still in progress)."""
+    the count of the latest full minute (the last one is still in progress,
+    and a run's first or last has only part of it)."""
     recent = status.recent_likes
     if len(recent) < 2 or not any(likes for _, likes in recent):
-        return []  # no full minute yet, or nothing to draw
+        return []  # nothing to draw, or one minute, not yet full
     (first, _), (full, full_likes), (last, _) = recent[0], recent[-2], recent[-1]
-    chart = bars([likes for _, likes in recent])
-    return [f"  likes {first[11:]}..{last[11:]} |{chart}| {full_likes:,} in {full[11:]}"]
+    count = ""
+    if full_likes is not None and full not in status.partial_minutes:
+        count = f" {full_likes:,} in {full[11:]}"
+    return [f"  likes {first[11:]}..{last[11:]} |{bars([likes for _, likes in recent])}|{count}"]
 
 
-def bars(values: list[int]) -> str:
-    """One character per value, its height in eighths of the largest; 0 is a blank."""
-    top = max(values)
-    return "".join(" " if v == 0 else BARS[min(len(BARS) - 1, (v * len(BARS) - 1) // top)] for v in values)
+def bars(values: list[int | None]) -> str:
+    """One character per value, its height in eighths of the largest; 0 is
+    a blank, None (no run read events then) a dot."""
+    top = max(v or 0 for v in values)
+    return "".join(
+        NOTHING_RAN if v is None else " " if v == 0 else BARS[min(len(BARS) - 1, (v * len(BARS) - 1) // top)]
+        for v in values
+    )
 
 
 def _run_lines(status: Status) -> list[str]:
@@ -330,13 +350,13 @@ def _run_lines(status: Status) -> list[str]:
             f" (killed or crashed), {last}"
         ]
     behind = "-" if status.lag_seconds is None else duration(status.lag_seconds)
-    rate = 0.0 if status.events_per_second is None else status.events_per_second
-    over = (
-        "the last minute"
-        if status.rate_seconds >= RATE_SECONDS
-        else f"the last {duration(status.rate_seconds)}"
-    )
-    lines = [f"  run {run.run_id} since {run.started_at}: lag {behind}, {rate:,.0f} events/s over {over}"]
+    if status.events_per_second is None:
+        speed = "rate known after its second commit"
+    else:
+        young = status.rate_seconds < RATE_SECONDS
+        over = f"the last {duration(status.rate_seconds)}" if young else "the last minute"
+        speed = f"{status.events_per_second:,.0f} events/s over {over}"
+    lines = [f"  run {run.run_id} since {run.started_at}: lag {behind}, {speed}"]
     if status.stale and status.seconds_since_commit is not None:
         silent = duration(status.seconds_since_commit)
         lines.append(f"  handle-stream has not committed for {silent}: is it still running?")
@@ -344,7 +364,7 @@ def _run_lines(status: Status) -> list[str]:
         silent = duration(status.seconds_since_events)
         lines.append(f"  no events for {silent} while handle-stream runs: is ./bluesky stalled?")
     if run.far_off_likes:
-        times = "once" if run.far_off_likes == 1 else f"{run.far_off_likes:,} times"
+        times = "once" if run.far_off_likes == 1 else counted(run.far_off_likes, "time")
         lines.append(
             f"  event times jumped {times}: a like stamped over {LATE_MICROS // MICROS_PER_MINUTE} min from"
             " the stream's time and from the like before"

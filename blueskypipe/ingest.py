@@ -231,7 +231,7 @@ class Ingest:
                 unsaved = self.lines_read - self.totals.lines
                 msg = (
                     f"{self.db} stayed locked for {FINAL_WRITE_PATIENCE:.0f} s;"
-                    f" the last {unsaved:,} lines read were not saved"
+                    f" the last {counted(unsaved, 'line')} read were not saved"
                 )
                 raise StoreError(msg)
 

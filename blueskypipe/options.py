@@ -66,7 +66,7 @@ def number(
         except ValueError:
             msg = f"not a {'whole ' if kind is int else ''}number: {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
-        if not math.isfinite(value):  # nan passes every comparison below
+        if isinstance(value, float) and not math.isfinite(value):  # nan passes every comparison below
             msg = f"not a finite number: {text!r}"
             raise argparse.ArgumentTypeError(msg)
         if value < 0 or (value == 0 and not zero):

@@ -35,7 +35,8 @@ class LineReader:
         self.settle = settle
         self._oversized = 0
         self.eof = False
-        # How many times a read let input gather (a trickle was found).
+        # How many times a read let input gather (a trickle was found): for
+        # the tests, which cannot see a sleep otherwise.
         self.settles = 0
         # True when the last `read` found nothing to read within its timeout.
         self.quiet = False

@@ -137,7 +137,8 @@ class LikeWindows:
         return len(self._recent) + len(self._older)
 
     def likes_held(self) -> int:
-        """How many like times are held, over all users: what the windows' memory is made of."""
+        """How many like times are held, over all users: what the windows'
+        memory is made of (for the tests: the loop never asks)."""
         return sum(map(len, self._recent.values())) + sum(map(len, self._older.values()))
 
     def add(self, user: str, t: int) -> Peak | None:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from blueskypipe.errors import StoreBusy
 from blueskypipe.records import Batch
 from blueskypipe.store import Store
+from blueskypipe.wording import counted
 
 # Seconds between attempts while another connection holds the write lock.
 RETRY_SECONDS = 0.1
@@ -98,7 +99,7 @@ class BackgroundWriter:
                 if self._closing.is_set():
                     raise
                 if not warned:
-                    self.on_busy(f"{exc}; holding {batch.lines:,} lines and retrying")
+                    self.on_busy(f"{exc}; holding {counted(batch.lines, 'line')} and retrying")
                     warned = True
                 self._locked_out.set()
                 self._closing.wait(RETRY_SECONDS)

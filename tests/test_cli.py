@@ -62,6 +62,7 @@ def test_a_bad_flag_is_a_usage_error_too(pipeline: Pipeline) -> None:
         (positive(float), "abc", "not a number: 'abc'"),
         (positive(float, at_most=15), "nan", "not a finite number: 'nan'"),
         (positive(float), "inf", "not a finite number: 'inf'"),
+        (positive(int, at_most=100), "1" + "0" * 400, "must be at most 100, not 1" + "0" * 400),
         (positive(int), "0", "must be greater than 0, not 0"),
         (number(float, zero=True, at_most=1), "1.5", "must be at most 1, not 1.5"),
     ],

@@ -279,3 +279,22 @@ def test_sqlite_utils_is_for_inspection_only(command: str, tmp_path: Path) -> No
     imported = [line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line]
     assert "blueskypipe.db" in imported, "importtime should list every module imported"
     assert not [name for name in imported if name.startswith("sqlite_utils")]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "rows"),
+    [
+        (0, []),
+        (3, ["RSS after minute 3"]),
+        (24, ["5 / 10 / 15 / 20 / 24"]),
+        (25, ["25", "25 / after minute 15"]),
+    ],
+)
+def test_the_plateau_rows_name_the_minutes_a_stream_of_any_length_measured(
+    minutes: int, rows: list[str]
+) -> None:
+    results = {"plateau": {"minutes": minutes, "rate": 1500, "rss_mb": [80.0 + m for m in range(minutes)]}}
+    found = report._plateau(results)
+    assert len(found) == len(rows)
+    for (figure, _, _), part in zip(found, rows, strict=True):
+        assert part in figure

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from blueskypipe import db
-from blueskypipe.health import NO_EVENTS_SECONDS, STALE_SECONDS, Gap, Status, describe, duration, lag, read
+from blueskypipe.health import (
+    NO_EVENTS_SECONDS,
+    STALE_SECONDS,
+    Gap,
+    Status,
+    describe,
+    duration,
+    lag,
+    rate,
+    read,
+)
 from blueskypipe.records import Batch, EndReason
 from blueskypipe.store import Store
 
@@ -48,11 +58,11 @@ def status_at(path: Path, now: float) -> Status:
 def test_a_running_pipeline_shows_its_lag_and_rate(tmp_path: Path) -> None:
     status = status_at(a_run(tmp_path), at(40))
     assert status is not None
-    assert (status.lag_seconds, status.seconds_since_commit, status.events_per_second) == (35.0, 30.0, 15.0)
+    assert (status.lag_seconds, status.seconds_since_commit, status.events_per_second) == (35.0, 30.0, None)
     assert not status.stale
     assert describe(Path("bluesky.db"), status)[:2] == [
         "bluesky.db: last event 2025-03-16T12:00:05, last commit 30.0 s ago, 600 events, 0 rejected lines",
-        "  run 1 since 2025-03-16 12:00:00: lag 35.0 s, 15 events/s over the last 40.0 s",
+        "  run 1 since 2025-03-16 12:00:00: lag 35.0 s, rate known after its second commit",
     ]
 
 
@@ -201,6 +211,58 @@ def test_a_young_run_is_timed_from_its_first_commit_not_its_start_up(tmp_path: P
     assert older.rate_seconds == 60, "a run past a minute old is timed over the last minute"
 
 
+@pytest.mark.parametrize(
+    ("commits", "now", "expected"),
+    [
+        ([(13.0, 1500)], 14.0, (None, 0.0)),  # one commit: its events came in since when?
+        ([(13.0, 300), (13.2, 300)], 13.5, (None, 0.0)),  # a backlog read in 0.2 s: too short to tell
+        ([(float(t), 1500) for t in range(4, 21)], 21.5, (1500.0, 16.0)),  # the next commit is not due
+        # Nothing committed for 14 s after 20: the rate falls at once, as it is over until now.
+        ([(float(t), 1500) for t in range(4, 21)], 34.0, (16 * 1500 / 30, 30.0)),
+        ([(float(t), 1500) for t in range(41, 101)], 100.0, (1500.0, 60)),  # past a minute: the last one
+    ],
+)
+def test_the_rate_of_a_run(
+    commits: list[tuple[float, int]], now: float, expected: tuple[float | None, float]
+) -> None:
+    assert rate(commits, started=0.0, now=now) == expected
+
+
+def test_commits_stamped_after_now_do_not_count(tmp_path: Path) -> None:
+    """The clock was set back 30 s: what it committed "later" is not in the last minute."""
+    path = tmp_path / "bluesky.db"
+    now = [at(0)]
+    store = Store(path, clock=lambda: now[0])
+    store.begin_run()
+    for second in range(100, 161):
+        now[0] = at(second)
+        store.write(Batch(lines=1500, last_event_time="2025-03-16T12:02:40"))
+    store.close()
+    assert status_at(path, at(130)).events_per_second == 31 * 1500 / 60
+
+
+def test_minutes_between_runs_are_dots_and_a_runs_first_minute_is_not_full(tmp_path: Path) -> None:
+    path = tmp_path / "bluesky.db"
+    now = [at(0)]
+    for first, last in (("12:00", "12:02"), ("12:05", "12:06")):
+        store = Store(path, clock=lambda: now[0])
+        store.begin_run()
+        store.write(
+            Batch(
+                likes_by_user_minute={f"2025-03-16 {first}": Counter({"did:plc:a": 80})},
+                first_event_time=f"2025-03-16T{first}:50",
+                last_event_time=f"2025-03-16T{last}:05",
+                first_minute=f"2025-03-16 {first}",
+                last_minute=f"2025-03-16 {last}",
+            )
+        )
+        store.close()
+    status = status_at(path, at(400))
+    (line,) = [text for text in describe(path, status) if text.startswith("  likes ")]
+    # 12:05 is run 2's first minute, begun at 12:05:50: its count is not a full minute's.
+    assert line == "  likes 12:00..12:06 |█  ··█ |"
+
+
 def test_the_chart_begins_with_the_first_minute_any_run_read(tmp_path: Path) -> None:
     path = tmp_path / "bluesky.db"
     store = Store(path, clock=lambda: at(0))
@@ -211,6 +273,8 @@ def test_the_chart_begins_with_the_first_minute_any_run_read(tmp_path: Path) -> 
             likes_by_user_minute=likes,
             first_event_time="2025-03-16T12:00:30",
             last_event_time="2025-03-16T12:02:10",
+            first_minute="2025-03-16 12:00",
+            last_minute="2025-03-16 12:02",
         )
     )
     store.close()
@@ -266,6 +330,8 @@ def test_the_status_charts_the_last_half_hour_of_likes(tmp_path: Path) -> None:
         Batch(
             likes_by_user_minute={minute: Counter({"did:plc:a": n}) for minute, n in per_minute.items()},
             last_event_time="2025-03-16T12:40:05",
+            first_minute="2025-03-16 12:00",
+            last_minute="2025-03-16 12:40",
         )
     )
     store.close()
