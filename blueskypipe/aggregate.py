@@ -254,6 +254,6 @@ class Aggregator:
             batch.windows = self.snapshot()
         batch.stream_micros = self.windows.clock.now
         batch.voices, batch.recent_post_times = self.voices.take_changes()
-        batch.voices_forgotten_below = self.voices.forget()
+        batch.voices_kept_between = self.voices.forget()
         self.windows.rotate()
         return batch

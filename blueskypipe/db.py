@@ -205,7 +205,7 @@ def _before_schema(conn: sqlite3.Connection, version: int) -> list[str]:
         return []
     # Counts per post cannot be split into counts per author and day, so the
     # word chart starts over; nothing else does.
-    words = conn.execute("DELETE FROM word_counts").rowcount
+    (words,) = conn.execute("SELECT count(*) FROM word_counts").fetchone()
     conn.execute("DROP INDEX IF EXISTS word_counts_by_posts")
     conn.execute("DROP VIEW IF EXISTS metric_top_words")  # it reads the old column; schema.sql makes it anew
     for table in ("word_counts", "word_forms"):  # version 1 had no word_forms

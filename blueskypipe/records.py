@@ -78,10 +78,10 @@ class Batch:
 
     windows: WindowSnapshot | None = None
     # The word chart's memory (voices.py): blocks set in this batch, and the
-    # time below which saved blocks can go.
+    # ends between which saved blocks are worth keeping.
     voices: Blocks = field(default_factory=dict)
     recent_post_times: list[int] | None = None  # when they changed
-    voices_forgotten_below: int | None = None
+    voices_kept_between: tuple[int, int] | None = None
 
     @property
     def likes_by_minute(self) -> dict[str, int]:

@@ -239,9 +239,9 @@ class Store:
                         "INSERT OR REPLACE INTO ingest_state (key, value) VALUES ('recent_post_times', ?)",
                         (orjson.dumps(batch.recent_post_times).decode(),),
                     )
-                if batch.voices_forgotten_below is not None:
+                if batch.voices_kept_between is not None:
                     self.conn.execute(
-                        "DELETE FROM word_voices WHERE until < ?", (batch.voices_forgotten_below,)
+                        "DELETE FROM word_voices WHERE until < ? OR until > ?", batch.voices_kept_between
                     )
                 if batch.windows is not None:
                     self._replace_windows(batch.windows)

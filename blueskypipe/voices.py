@@ -9,7 +9,8 @@ Posts are compared by their own times. The word chart's time is the median
 of the last RECENT_POSTS qualifying posts' times: the likes' clock would do
 as well on a clean stream, but a block of stray likes moves it, and the
 word chart would then forget. A post stamped far from it is a stray and
-adds no words, so that no stray can block a day of real posts.
+adds no words, so that no stray can block a day of real posts; a block set
+by one before there was a time to judge it by stops nothing once there is.
 
 What is remembered is a 64-bit hash per (author, word) and per text, with
 the time until which it blocks: about 90,000 of them (11 MB) a day at the
@@ -39,6 +40,10 @@ LATEST_MICROS = MICROS_PER_DAY
 # A block that ended this long before the word chart's time can stop no post
 # again, even after the time has drifted back by as much again.
 FORGET_MICROS = 2 * EARLIEST_MICROS
+# A block that ends further than this after the word chart's time was set by
+# a stray (a post more than a day ahead) before the chart had a time, among
+# its first RECENT_POSTS posts: it stops nothing, and is forgotten.
+STRAY_BLOCK_MICROS = BLOCK_MICROS + LATEST_MICROS
 
 
 def _hash(kind: bytes, *parts: str) -> int:
@@ -63,9 +68,9 @@ class Voices:
 
     def __init__(self, blocks: Blocks | None = None, recent: list[int] | None = None) -> None:
         self._blocks: Blocks = dict(blocks or {})
-        self.recent: list[int] = list(recent or [])[-RECENT_POSTS:]  # qualifying posts' times, as they came
+        self._recent: list[int] = list(recent or [])[-RECENT_POSTS:]  # qualifying posts' times, as they came
         self._changed: Blocks = {}
-        self.recent_changed = False
+        self._recent_changed = False
         self._swept: int | None = None  # the chart's time when blocks were last forgotten
 
     def __len__(self) -> int:
@@ -74,28 +79,31 @@ class Voices:
     @property
     def now(self) -> int | None:
         """The word chart's time; None until RECENT_POSTS qualifying posts came."""
-        if len(self.recent) < RECENT_POSTS:
+        if len(self._recent) < RECENT_POSTS:
             return None
-        return sorted(self.recent)[(RECENT_POSTS - 1) // 2]
+        return sorted(self._recent)[(RECENT_POSTS - 1) // 2]
 
     def admit(self, author: str, at: int, folded_text: str, words: Iterable[str]) -> list[str]:
         """The words of a qualifying post by `author`, stamped `at`, that count:
         none if it is a stray or its text counted in the last 24 hours, else
         those the author has not had counted in that time."""
         now = self.now
-        self.recent.append(at)
-        del self.recent[:-RECENT_POSTS]
-        self.recent_changed = True
+        self._recent.append(at)
+        del self._recent[:-RECENT_POSTS]
+        self._recent_changed = True
         if now is not None and not now - EARLIEST_MICROS <= at <= now + LATEST_MICROS:
             return []
         until = at + BLOCK_MICROS  # one object for all the post's blocks: a fifth less memory
-        if not self._claim(text_voice(folded_text), at, until):
+        latest = None if now is None else now + STRAY_BLOCK_MICROS
+        if not self._claim(text_voice(folded_text), at, until, latest):
             return []
-        return [word for word in words if self._claim(word_voice(author, word), at, until)]
+        return [word for word in words if self._claim(word_voice(author, word), at, until, latest)]
 
-    def _claim(self, voice: int, at: int, until: int) -> bool:
+    def _claim(self, voice: int, at: int, until: int, latest: int | None) -> bool:
+        """Whether `voice` may count at `at`; if so, it blocks until `until`.
+        A block past `latest` stops nothing."""
         blocked_until = self._blocks.get(voice)
-        if blocked_until is not None and at < blocked_until:
+        if blocked_until is not None and at < blocked_until and (latest is None or blocked_until <= latest):
             return False
         self._blocks[voice] = self._changed[voice] = until
         return True
@@ -104,19 +112,19 @@ class Voices:
         """The blocks set since the last call, and the recent times if they
         changed, for the batch that saves them."""
         changed, self._changed = self._changed, {}
-        recent = self.recent.copy() if self.recent_changed else None
-        self.recent_changed = False
+        recent = self._recent.copy() if self._recent_changed else None
+        self._recent_changed = False
         return changed, recent
 
-    def forget(self) -> int | None:
-        """Drop the blocks that can stop no post again; returns the time
-        below which the saved ones may go too (None: nothing can go yet)."""
+    def forget(self) -> tuple[int, int] | None:
+        """Drop the blocks that can stop no post again; returns the ends
+        between which saved blocks are worth keeping (None: all are, yet)."""
         now = self.now
         if now is None:
             return None
-        below = now - FORGET_MICROS
+        below, latest = now - FORGET_MICROS, now + STRAY_BLOCK_MICROS
         # Looked over once a minute of the chart's time: a block lives a day.
         if self._swept is None or not 0 <= now - self._swept < MICROS_PER_MINUTE:
             self._swept = now
-            self._blocks = {voice: until for voice, until in self._blocks.items() if until >= below}
-        return below
+            self._blocks = {voice: until for voice, until in self._blocks.items() if below <= until <= latest}
+        return below, latest

@@ -2,7 +2,9 @@
 
 Every post gets only the cheap substring test; the rest runs only on posts
 that pass it. The word tools are the nltk tokenizer, the stop lists of every
-language stopwordsiso knows, and simplemma's English dictionary. They load
+language stopwordsiso knows, simplemma's English dictionary and fastText's
+language model, which names the language of a text whatever it declares
+(clients often declare none, or English for everything). They load
 once, together, on a thread that `handle-stream` starts at start-up
 (`preload`); nothing loads later, whatever languages the stream declares,
 so their memory is fixed. A post that qualifies before they are ready waits
@@ -64,8 +66,8 @@ _STOPWORD_ALIASES = {"nb": "no", "nn": "no", "fil": "tl", "iw": "he", "in": "id"
 
 # stopwordsiso merges web-search lists, which drop topic words along with
 # function words. These are put back (docs/metrics.md#stop-words names the first of each).
-# French 'ai' (j'ai) is too short to count in lower case anyway, and in
-# capitals it is the acronym.
+# 'ai' (French j'ai, Italian ai, Romanian ai, ...) is too short to count in
+# lower case anyway, and in capitals it is the acronym.
 _TOPIC_WORDS = {
     "de": set("mensch menschen gott ordnung sache teil".split()),
     "es": set(
@@ -76,6 +78,10 @@ _TOPIC_WORDS = {
         "ai essai gens personne personnes mot parole pièce sujet valeur état force ouvert ouverte "
         "ouverts".split()
     ),
+    "it": {"ai", "futuro"},
+    "lt": {"ai"},
+    "ro": {"ai"},
+    "vi": {"ai"},
     "pt": set(
         "sistema trabalho trabalhar apoio caminho conselho viagem pessoas povo valor área obra grupo "
         "nível número questão relação ponto pontos posição estado".split()
@@ -233,8 +239,9 @@ def meaningful_words(text: str, langs: Collection[str]) -> Words | None:
     A post qualifies when "engineering" is one of its words (whole word, any
     case; a URL, domain or mention containing it does not count) within its
     first MAX_TEXT_CHARS characters, which are all that is read. Left out:
-    the word "engineering" itself, stop words of English and of each
-    declared language (checked on the form and on the merged word), and
+    every word that contains "engineering" (the question, not an answer),
+    stop words of English, of each declared language and of the language
+    the model names (checked on the form and on the merged word), and
     words shorter than three letters, except two capitals ("AI").
     """
     if not mentions_query(text):

@@ -51,7 +51,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "New grad? Our engineering residency takes 12 people a year. Applications close Friday.",
-        "new grad residency people year applications>application close friday",
+        "grad residency people applications>application close friday",
     ),
     (
         "en",
@@ -117,7 +117,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "New paper: our group shows that tissue engineering can grow functional cartilage in vitro",
-        "new paper group shows>show tissue grow functional cartilage vitro",
+        "paper group shows>show tissue grow functional cartilage vitro",
     ),
     (
         "en",
@@ -127,7 +127,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Researchers at MIT used genetic engineering to make bacteria produce spider silk",
-        "researchers>researcher mit used>use genetic bacteria>bacterium produce spider silk",
+        "researchers>researcher mit genetic bacteria>bacterium produce spider silk",
     ),
     (
         "en",
@@ -147,7 +147,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "The engineering of the Roman aqueducts still amazes researchers 2,000 years later",
-        "roman aqueducts>aqueduct amazes>amaze researchers>researcher years>year later>late",
+        "roman aqueducts>aqueduct amazes>amaze researchers>researcher later>late",
     ),
     (
         "en",
@@ -162,7 +162,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "Grant news! 3 years of funding for our coastal engineering lab 🌊",
-        "grant news years>year funding coastal lab",
+        "grant news funding coastal lab",
     ),
     (
         "en",
@@ -202,7 +202,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "New review: reverse engineering neural circuits in the fly brain",
-        "new review reverse neural circuits>circuit fly brain",
+        "review reverse neural circuits>circuit fly brain",
     ),
     (
         "en",
@@ -232,7 +232,7 @@ POSTS: list[tuple[str, str, str | None]] = [
         "My capstone project: an autonomous drone for crop monitoring. Engineering!!",
         "capstone project autonomous drone crop monitoring>monitor",
     ),
-    ("en", "Got my engineering degree today!!! 5 years 😭🎓", "degree today years>year"),
+    ("en", "Got my engineering degree today!!! 5 years 😭🎓", "degree today"),
     (
         "en",
         "Any tips for the FE exam? Civil engineering, taking it in March",
@@ -257,7 +257,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "I'm in second year engineering and still don't know which major to pick",
-        "second year major pick",
+        "second major pick",
     ),
     (
         "en",
@@ -345,11 +345,11 @@ POSTS: list[tuple[str, str, str | None]] = [
         "mostly communication code easy part",
     ),
     ("en", "Hot take: most engineering problems are people problems", "hot problems>problem people"),
-    ("en", "Good engineering means saying no to features", "features>feature good means"),
+    ("en", "Good engineering means saying no to features", "features>feature means"),
     (
         "en",
         "The best engineering teams I've worked with wrote things down",
-        "best>good teams>team worked>work wrote>write",
+        "teams>team worked>work wrote>write",
     ),
     (
         "en",
@@ -419,7 +419,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     ("en", "Engineering 101: F = ma", ""),
     ("en", "@alice.bsky.social engineering question: UX or QA first?", "question ux qa first"),
     ("en", "Check github.com/acme/engineering-handbook for our engineering handbook", "check handbook"),
-    ("en", "www.engineering.com has a good article on engineering careers", "good article careers>career"),
+    ("en", "www.engineering.com has a good article on engineering careers", "article careers>career"),
     (
         "en",
         "The US engineering workforce is aging, says NSF report",
@@ -432,7 +432,7 @@ POSTS: list[tuple[str, str, str | None]] = [
     (
         "en",
         "LLMs are changing software engineering, for better or worse",
-        "better>good changing>change llms>llm software worse>wrong",
+        "changing>change llms>llm software worse>wrong",
     ),
     ("en", "Engineering!!!! 💯💯💯 #blessed", "blessed>bless"),
     ("en", "The #1 rule of engineering: 2 + 2 = 5 for large values of 2", "rule large values>value"),

@@ -215,16 +215,20 @@ def top_words(posts: list[Qualifying]) -> list[list[str]]:
     its author had that word counted less than a day before. A stray adds
     nothing: a post stamped more than 10 minutes before, or more than a day
     after, the middle (lower median) of the 9 qualifying posts' times before
-    it. A word's label is the form written most (ties: alphabetically
-    first); rows by count, then label.
+    it (the clock); so nothing is a stray among the first 9, and what one of
+    those blocks (ending more than two days past the clock) blocks nothing.
+    A word's label is the form written most (ties: alphabetically first);
+    rows by count, then label.
     """
     # Times as microseconds: a datetime cannot hold 9999-12-31T23:59:59 + a day.
     minute, day = 60_000_000, 86_400_000_000
     until: dict[object, int] = {}
     times: list[int] = []
 
-    def counts_now(key: object, at: int) -> bool:
-        if key in until and at < until[key]:
+    def counts_now(key: object, at: int, clock: int | None) -> bool:
+        # A block ending over two days past the clock came from a stray
+        # the clock could not yet judge: it blocks nothing.
+        if key in until and at < until[key] and (clock is None or until[key] <= clock + 2 * day):
             return False
         until[key] = at + day
         return True
@@ -234,12 +238,13 @@ def top_words(posts: list[Qualifying]) -> list[list[str]]:
     for p in posts:
         at = (event_time(p.timestamp) - datetime.min) // timedelta(microseconds=1)
         before, times = times[-9:], [*times[-8:], at]
-        if len(before) == 9 and not -10 * minute <= at - sorted(before)[4] <= day:
+        clock = sorted(before)[4] if len(before) == 9 else None
+        if clock is not None and not -10 * minute <= at - clock <= day:
             continue  # a stray
-        if not counts_now(("text", _folded(p.text)), at):
+        if not counts_now(("text", _folded(p.text)), at, clock):
             continue
         for word, forms in p.words.items():
-            if counts_now((p.author, word), at):
+            if counts_now((p.author, word), at, clock):
                 counts[word] += 1
                 form_counts.update((word, form) for form in forms)
     labels = {}

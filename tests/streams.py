@@ -46,7 +46,7 @@ Words = dict[str, set[str]]  # word -> the lowercased forms a post writes it in
 @dataclass(frozen=True)
 class Qualifying:
     """A post that mentions engineering, as reference.top_words reads it:
-    who wrote it, when (the stream's time for a stray), its text and its
+    who wrote it, when (as stamped, a stray's too), its text and its
     meaningful words, known by construction."""
 
     author: str
