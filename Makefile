@@ -2,13 +2,18 @@
 UV ?= uv
 RUN = $(UV) run --frozen
 
-.PHONY: setup test lint format bench chaos demo clean browse docs
+.PHONY: setup test test-clickhouse lint format bench chaos demo clean browse docs
 
 setup:
 	$(UV) sync --frozen
 
 test: setup
-	$(RUN) pytest -q -m "not chaos"
+	$(RUN) pytest -q -m "not chaos and not clickhouse"
+
+# The ClickHouse store on the real engine (chdb, ~180 MB, the `clickhouse` extra).
+test-clickhouse:
+	$(UV) sync --frozen --extra clickhouse
+	$(RUN) --extra clickhouse pytest -q -m clickhouse
 
 # Fault injection (kill -9, locks, disk limits, garbage): a few minutes.
 chaos: setup

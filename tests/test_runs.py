@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.helpers import Pipeline, event
+from tests.helpers import Pipeline, committed, event, wait_for
 
 
 def runs(db: Path) -> list[dict[str, object]]:
@@ -99,7 +100,14 @@ def test_a_run_that_got_no_input_says_so_and_leaves_no_run(pipeline: Pipeline) -
 def test_status_shows_lag_and_rate_while_the_stream_runs(pipeline: Pipeline) -> None:
     # Events stamped as ./bluesky stamps them: this machine's clock, now.
     newest = datetime.now() - timedelta(seconds=5)
-    proc = pipeline.running(likes(newest - timedelta(seconds=59.9), 600))  # the last one at `newest`
+    stream = likes(newest - timedelta(seconds=59.9), 600)  # the last one at `newest`
+    proc = pipeline.running(stream[:300])
+    # A rate needs two commits a second or more apart.
+    time.sleep(1.1)
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(line + b"\n" for line in stream[300:]))
+    proc.stdin.flush()
+    wait_for(lambda: committed(pipeline.db) == 600)
     status = pipeline.periodic().stdout.decode()
     found = re.search(
         r"run 1 since [\d: -]+: lag ([\d.]+) s, ([\d,]+) events/s over the last (?:minute|[\d.]+ s)", status

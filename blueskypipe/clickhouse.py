@@ -1,0 +1,244 @@
+"""The rollups in ClickHouse: the same batches, the same four metrics.
+
+Every batch the aggregator hands over becomes one insert into one table,
+`deltas`: a row per (kind, key) the batch changed, with its count. One
+insert is one part, which ClickHouse commits whole or not at all, so after
+a kill the table holds an exact prefix of whole batches; and each insert
+carries a deduplication token (share, run, batch), so a batch sent again
+after a timeout counts once. The metrics are read by summing the deltas:
+ClickHouse merges parts in the background, but never a row of one batch
+into another's, so a sum is always exact.
+
+A share is the name of a writer's part of the stream (all users, or those
+of one partition of a log keyed by DID); runs are numbered per share, so
+several writers never collide.
+
+Nothing here is imported on the SQLite path: clickhouse-connect and chdb
+come with the `clickhouse` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
+from blueskypipe.store import ingest_counts
+from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, micros, minute_text
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deltas (
+    share LowCardinality(String),
+    run   UInt32,
+    batch UInt64,
+    kind  LowCardinality(String),
+    k1    String,
+    k2    String,
+    n     Int64
+) ENGINE = MergeTree
+ORDER BY (kind, k1, k2, share, run, batch)
+SETTINGS non_replicated_deduplication_window = 10000
+"""
+
+COLUMNS = ["share", "run", "batch", "kind", "k1", "k2", "n"]
+# A silence between two minutes a run saw is filled with zeros when a minute
+# or more is missing between them and they are at most a day apart, as in
+# schema.sql's metric_likes_per_minute.
+_FILL_FROM = 2 * MICROS_PER_MINUTE
+_FILL_TO = MICROS_PER_DAY
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    k1: str
+    k2: str
+    n: int
+
+
+def batch_rows(batch: Batch) -> Iterator[Row]:
+    """The deltas of `batch`, as rows of the `deltas` table (run rows aside)."""
+    for minute, likes in batch.likes_by_minute.items():
+        yield Row("minute", minute, "", likes)
+    for user, peak in batch.fast_likers.items():
+        yield Row("fast", user, "", peak.likes)
+    for word, n in batch.word_counts.items():
+        yield Row("word", word, "", n)
+    for (word, form), n in batch.word_forms.items():
+        yield Row("form", word, form, n)
+    for lang, n in batch.posts_by_lang.items():
+        yield Row("lang", lang, "", n)
+    for name, n in ingest_counts(batch).items():
+        yield Row("count", name, "", n)
+    for voice, until in batch.voices.items():
+        yield Row("voice", str(voice), "", until)
+    if batch.recent_post_times is not None:
+        yield Row("recent", "", orjson.dumps(batch.recent_post_times).decode(), 0)
+    for user, times in (batch.windows or {}).items():
+        if times:
+            yield Row("window", user, orjson.dumps(list(times)).decode(), 0)
+
+
+def _run_rows(batch: Batch) -> Iterator[Row]:
+    yield Row("run", "lines", "", batch.lines)
+    yield Row("run", "events", "", batch.events)
+    if batch.first_minute is not None:
+        yield Row("run", "first_minute", batch.first_minute, 0)
+    if batch.last_minute is not None:
+        yield Row("run", "last_minute", batch.last_minute, 0)
+
+
+class ClickHouseStore:
+    """The writer's side: runs, batches, and what a later run resumes from."""
+
+    def __init__(self, client: Client, share: str = "") -> None:
+        self.client = client
+        self.share = share
+        client.command(SCHEMA)
+        self.run_id = 0
+        self._batch = 0
+        self.upgrade_notes: list[str] = []
+
+    def close(self) -> None:
+        self.client.close()
+
+    def begin_run(self) -> None:
+        ((latest,),) = _result(
+            self.client, "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
+        )
+        self.run_id = int(latest or 0) + 1
+        self._batch = 0
+        self._insert([Row("run", "started", "", 0)])
+
+    def end_run(self, reason: EndReason) -> None:
+        self._insert([Row("run", "end", reason.value, 0)])
+
+    def write(self, batch: Batch) -> None:
+        """Insert all deltas of `batch` at once: one part, all or nothing."""
+        self._insert([*batch_rows(batch), *_run_rows(batch)])
+
+    def take_windows(self) -> tuple[WindowSnapshot, int]:
+        """The windows the share's previous run saved at its graceful end."""
+        rows = self._rows_of(self.run_id - 1, "window")
+        return {user: orjson.loads(times) for user, times, _ in rows}, 0
+
+    def load_voices(self) -> tuple[Blocks, list[int]]:
+        """The word chart's memory: every block's latest end, and the recent
+        post times the share's latest batch saved."""
+        blocks: Blocks = dict(
+            _result(self.client, "SELECT toInt64(k1), max(n) FROM deltas WHERE kind = 'voice' GROUP BY k1")
+        )
+        ((recent,),) = _result(
+            self.client,
+            "SELECT argMax(k2, (run, batch)) FROM deltas WHERE kind = 'recent' AND share = {share:String}",
+            share=self.share,
+        )
+        return blocks, orjson.loads(recent) if recent else []
+
+    def _rows_of(self, run: int, kind: str) -> list[tuple[Any, ...]]:
+        return _result(
+            self.client,
+            "SELECT k1, k2, n FROM deltas WHERE share = {share:String} AND run = {run:UInt32}"
+            " AND kind = {kind:String}",
+            share=self.share,
+            run=run,
+            kind=kind,
+        )
+
+    def _insert(self, rows: Iterable[Row]) -> None:
+        self._batch += 1
+        data = [[self.share, self.run_id, self._batch, r.kind, r.k1, r.k2, r.n] for r in rows]
+        self.client.insert(
+            "deltas",
+            data,
+            column_names=COLUMNS,
+            settings={"insert_deduplication_token": f"{self.share}/{self.run_id}/{self._batch}"},
+        )
+
+
+def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]]:
+    """The four metrics, as export.METRICS names their files: header and rows."""
+    return {
+        "likes-per-minutes.csv": (("time", "likes"), _likes_per_minute(client)),
+        "fast-likers.csv": (
+            ("user_id", "likes"),
+            _rows(
+                client,
+                "SELECT k1, max(n) AS likes FROM deltas WHERE kind = 'fast' GROUP BY k1"
+                " ORDER BY likes DESC, k1",
+            ),
+        ),
+        "top-10-word.csv": (("word", "authors"), _top_words(client)),
+        "posts-per-language.csv": (
+            ("lang", "posts"),
+            _rows(
+                client,
+                "SELECT k1, sum(n) AS posts FROM deltas WHERE kind = 'lang' GROUP BY k1"
+                " ORDER BY posts DESC, k1 LIMIT 25",
+            ),
+        ),
+    }
+
+
+def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
+
+
+def _rows(client: Client, sql: str) -> list[tuple[object, ...]]:
+    return _result(client, sql)
+
+
+def _top_words(client: Client) -> list[tuple[object, ...]]:
+    return _rows(
+        client,
+        """
+        WITH counts AS (SELECT k1 AS word, sum(n) AS authors FROM deltas WHERE kind = 'word' GROUP BY k1),
+             labels AS (
+                SELECT word, argMin(form, (-authors, form)) AS label FROM (
+                    SELECT k1 AS word, k2 AS form, sum(n) AS authors FROM deltas
+                    WHERE kind = 'form' GROUP BY k1, k2
+                ) GROUP BY word
+             )
+        SELECT labels.label AS word, counts.authors AS authors
+        FROM counts INNER JOIN labels USING (word)
+        ORDER BY authors DESC, word LIMIT 10
+        """,
+    )
+
+
+def _likes_per_minute(client: Client) -> list[tuple[object, ...]]:
+    """Likes per minute, and a 0 for each minute a run saw no like in,
+    between minutes it saw (schema.sql's metric_likes_per_minute)."""
+    likes: dict[str, int] = dict(
+        _result(client, "SELECT k1, sum(n) FROM deltas WHERE kind = 'minute' GROUP BY k1")
+    )
+    spans = _result(
+        client,
+        """SELECT argMinIf(k2, batch, k1 = 'first_minute'), argMaxIf(k2, batch, k1 = 'last_minute')
+           FROM deltas WHERE kind = 'run' AND k1 IN ('first_minute', 'last_minute')
+           GROUP BY share, run""",
+    )
+    minutes = set(likes)
+    for first, last in spans:
+        if not first or last < first:
+            continue
+        seen = sorted({first, last, *(m for m in likes if first <= m <= last)})
+        for a, b in zip(seen, seen[1:], strict=False):
+            start, end = _micros(a), _micros(b)
+            if _FILL_FROM <= end - start <= _FILL_TO:
+                minutes.update(
+                    minute_text(t) for t in range(start + MICROS_PER_MINUTE, end, MICROS_PER_MINUTE)
+                )
+        minutes.update(seen)
+    return [(f"{m}:00", likes.get(m, 0)) for m in sorted(minutes)]
+
+
+def _micros(minute: str) -> int:
+    return micros(datetime.fromisoformat(minute))

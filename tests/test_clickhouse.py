@@ -1,0 +1,123 @@
+"""The ClickHouse store on the real engine (chdb, in-process): the same
+batches give the same four metrics as SQLite, and a batch sent twice counts once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import clickhouse_connect
+import pytest
+
+from blueskypipe import db
+from blueskypipe.aggregate import Aggregator
+from blueskypipe.clickhouse import ClickHouseStore
+from blueskypipe.clickhouse import read_metrics as read_clickhouse
+from blueskypipe.export import read_metrics
+from blueskypipe.records import EndReason
+from blueskypipe.store import Store
+from blueskypipe.voices import Voices
+from tests.helpers import SAMPLE, did, event, post, simulate_to_file
+
+pytestmark = pytest.mark.clickhouse
+
+CHUNK = 2_000  # lines per batch
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One chdb engine for the module: chdb allows one per process."""
+    client = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path_factory.mktemp('chdb')}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def client(engine: object) -> object:
+    engine.command("DROP TABLE IF EXISTS deltas")  # type: ignore[attr-defined]
+    return engine
+
+
+def feed(lines: list[bytes], *stores: Store | ClickHouseStore, runs: int = 1) -> None:
+    """Fold `lines` in batches of CHUNK and write every batch to each store,
+    in `runs` runs, each resuming what the one before saved."""
+    per_run = -(-len(lines) // runs)
+    for start in range(0, len(lines), per_run):
+        for store in stores:
+            store.begin_run()
+        first = stores[0]
+        windows, _ = first.take_windows()
+        aggregator = Aggregator(resume=windows, voices=Voices(*first.load_voices()))
+        part = lines[start : start + per_run]
+        for offset in range(0, len(part), CHUNK):
+            aggregator.add_lines(part[offset : offset + CHUNK])
+            final = offset + CHUNK >= len(part)
+            batch = aggregator.take_batch(final=final)
+            for store in stores:
+                store.write(batch)
+        for store in stores:
+            store.end_run(EndReason.END_OF_INPUT)
+
+
+def sqlite_metrics(path: Path) -> dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]]:
+    with db.snapshot(path) as conn:
+        return {name: (table.header, table.rows) for name, table in read_metrics(conn).items()}
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_a_simulated_stream_gives_the_same_metrics(tmp_path: Path, client: object, runs: int) -> None:
+    stream = simulate_to_file(
+        tmp_path / "events.jsonl", 60_000, 11, "--fast-likers", "3", "--engineering-share", "0.3"
+    )
+    lines = stream.read_bytes().splitlines()
+    with closing(Store(tmp_path / "bluesky.db")) as sqlite:
+        feed(lines, sqlite, ClickHouseStore(client), runs=runs)
+    expected = sqlite_metrics(tmp_path / "bluesky.db")
+    assert expected["fast-likers.csv"][1], "the stream has fast likers"
+    assert read_clickhouse(client) == expected
+
+
+def test_the_real_sample_and_garbage_give_the_same_metrics(tmp_path: Path, client: object) -> None:
+    lines = SAMPLE.read_bytes().splitlines()
+    lines[10:10] = [b"", b"{", b'{"kind": "commit"}', b"\xff\xfe", b'{"timestamp": "9999-12-31T23:59:59"}']
+    with closing(Store(tmp_path / "bluesky.db")) as sqlite:
+        feed(lines, sqlite, ClickHouseStore(client))
+    assert read_clickhouse(client) == sqlite_metrics(tmp_path / "bluesky.db")
+
+
+def test_edge_lines_give_the_same_metrics(tmp_path: Path, client: object) -> None:
+    """Silences a run saw (zero rows), a gap of days (none), late likes, odd
+    timestamps, multi-tag and invalid languages, across two runs."""
+    lines = [
+        *(event(f"2025-03-16T12:00:{s:02d}", repo=did(s % 3)) for s in range(0, 60, 5)),
+        event("2025-03-16T12:05:00"),  # four silent minutes before it
+        event("2025-03-16T11:58:30", repo=did(7)),  # late, by seven minutes
+        event("20250316T120610Z"),  # the basic ISO-8601 form
+        event("2025-03-16T12:06:59.999999+00:00"),
+        post("2025-03-16T12:07:00", "Engineering bridges in Porto", ["pt-BR", "en-US", "en"]),
+        post("2025-03-16T12:07:01", "Engenharia de pontes", ["x-klingon", "zz"]),
+        post("2025-03-16T12:07:02", "no langs at all"),
+        event("2025-03-19T09:00:00"),  # three days later: no zeros over the gap
+        event("2025-03-19T09:03:00"),
+    ]
+    with closing(Store(tmp_path / "bluesky.db")) as sqlite:
+        feed(lines, sqlite, ClickHouseStore(client), runs=2)
+    expected = sqlite_metrics(tmp_path / "bluesky.db")
+    assert ("2025-03-16 12:03:00", 0) in expected["likes-per-minutes.csv"][1], "a silence the run saw"
+    assert read_clickhouse(client) == expected
+
+
+def test_a_batch_sent_again_counts_once(client: object) -> None:
+    """An insert whose answer was lost (a timeout) is sent again with the
+    same token: ClickHouse keeps the first."""
+    store = ClickHouseStore(client)
+    store.begin_run()
+    aggregator = Aggregator()
+    aggregator.add_lines(SAMPLE.read_bytes().splitlines())
+    batch = aggregator.take_batch(final=True)
+    store.write(batch)
+    store._batch -= 1  # as if the first answer never came
+    store.write(batch)
+    (total,) = client.query("SELECT sum(n) FROM deltas WHERE kind = 'minute'").result_rows[0]  # type: ignore[attr-defined]
+    assert total == sum(batch.likes_by_minute.values()) > 0
