@@ -19,6 +19,7 @@ come with the `clickhouse` extra.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from blueskypipe.db import local_now
+from blueskypipe.errors import StoreError
+from blueskypipe.places import ClickHouse
 from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
 from blueskypipe.store import ingest_counts
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, micros, minute_text
@@ -95,14 +99,28 @@ def _run_rows(batch: Batch) -> Iterator[Row]:
         yield Row("run", "last_minute", batch.last_minute, 0)
 
 
-class ClickHouseStore:
-    """The writer's side: runs, batches, and what a later run resumes from."""
+def connect(place: ClickHouse) -> Client:
+    """A client of `place`. Raises StoreError, naming the place masked."""
+    import clickhouse_connect
 
-    def __init__(self, client: Client, share: str = "") -> None:
+    try:
+        return clickhouse_connect.get_client(dsn=place.dsn)
+    except Exception as exc:  # the driver and chdb raise their own kinds
+        msg = f"cannot open {place}: {_first_line(exc)}"
+        raise StoreError(msg) from exc
+
+
+class ClickHouseStore:
+    """The writer's side: runs, batches, and what a later run resumes from.
+    Every failure raises StoreError."""
+
+    def __init__(self, client: Client, share: str = "", path: object = "ClickHouse") -> None:
         self.client = client
         self.share = share
-        client.command(SCHEMA)
+        self.path = path  # what messages call it: the place, masked
+        self._command(SCHEMA)
         self.run_id = 0
+        self.started_at: str | None = None
         self._batch = 0
         self.upgrade_notes: list[str] = []
 
@@ -110,15 +128,24 @@ class ClickHouseStore:
         self.client.close()
 
     def begin_run(self) -> None:
-        ((latest,),) = _result(
-            self.client, "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
+        ((latest,),) = self._query(
+            "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
         )
         self.run_id = int(latest or 0) + 1
         self._batch = 0
-        self._insert([Row("run", "started", "", 0)])
+        self.started_at = local_now(time.time())
+        self._insert([Row("run", "started", self.started_at, 0)])
 
     def end_run(self, reason: EndReason) -> None:
         self._insert([Row("run", "end", reason.value, 0)])
+
+    def discard_run(self) -> None:
+        """Forget a run that read nothing: its rows go."""
+        self._command(
+            "DELETE FROM deltas WHERE share = {share:String} AND run = {run:UInt32}",
+            share=self.share,
+            run=self.run_id,
+        )
 
     def write(self, batch: Batch) -> None:
         """Insert all deltas of `batch` at once: one part, all or nothing."""
@@ -126,41 +153,60 @@ class ClickHouseStore:
 
     def take_windows(self) -> tuple[WindowSnapshot, int]:
         """The windows the share's previous run saved at its graceful end."""
-        rows = self._rows_of(self.run_id - 1, "window")
-        return {user: orjson.loads(times) for user, times, _ in rows}, 0
+        rows = self._query(
+            "SELECT k1, k2 FROM deltas WHERE share = {share:String} AND run = {run:UInt32}"
+            " AND kind = 'window'",
+            share=self.share,
+            run=self.run_id - 1,
+        )
+        return {user: orjson.loads(times) for user, times in rows}, 0
 
     def load_voices(self) -> tuple[Blocks, list[int]]:
         """The word chart's memory: every block's latest end, and the recent
         post times the share's latest batch saved."""
         blocks: Blocks = dict(
-            _result(self.client, "SELECT toInt64(k1), max(n) FROM deltas WHERE kind = 'voice' GROUP BY k1")
+            self._query("SELECT toInt64(k1), max(n) FROM deltas WHERE kind = 'voice' GROUP BY k1")
         )
-        ((recent,),) = _result(
-            self.client,
+        ((recent,),) = self._query(
             "SELECT argMax(k2, (run, batch)) FROM deltas WHERE kind = 'recent' AND share = {share:String}",
             share=self.share,
         )
         return blocks, orjson.loads(recent) if recent else []
 
-    def _rows_of(self, run: int, kind: str) -> list[tuple[Any, ...]]:
-        return _result(
-            self.client,
-            "SELECT k1, k2, n FROM deltas WHERE share = {share:String} AND run = {run:UInt32}"
-            " AND kind = {kind:String}",
-            share=self.share,
-            run=run,
-            kind=kind,
-        )
-
     def _insert(self, rows: Iterable[Row]) -> None:
-        self._batch += 1
-        data = [[self.share, self.run_id, self._batch, r.kind, r.k1, r.k2, r.n] for r in rows]
-        self.client.insert(
-            "deltas",
-            data,
-            column_names=COLUMNS,
-            settings={"insert_deduplication_token": f"{self.share}/{self.run_id}/{self._batch}"},
-        )
+        """One insert, one part; sent again with the same token, it counts once."""
+        number = self._batch + 1
+        data = [[self.share, self.run_id, number, r.kind, r.k1, r.k2, r.n] for r in rows]
+        try:
+            self.client.insert(
+                "deltas",
+                data,
+                column_names=COLUMNS,
+                settings={"insert_deduplication_token": f"{self.share}/{self.run_id}/{number}"},
+            )
+        except Exception as exc:
+            msg = f"cannot write {self.path}: {_first_line(exc)}; the batch was not counted"
+            raise StoreError(msg) from exc
+        self._batch = number
+
+    def _query(self, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
+        try:
+            return _result(self.client, sql, **parameters)
+        except Exception as exc:
+            msg = f"cannot read {self.path}: {_first_line(exc)}"
+            raise StoreError(msg) from exc
+
+    def _command(self, sql: str, **parameters: object) -> None:
+        try:
+            self.client.command(sql, parameters=parameters)
+        except Exception as exc:
+            msg = f"cannot write {self.path}: {_first_line(exc)}"
+            raise StoreError(msg) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    # A server's message runs on into a stack trace.
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]]:

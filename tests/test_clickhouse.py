@@ -117,7 +117,7 @@ def test_a_batch_sent_again_counts_once(client: object) -> None:
     aggregator.add_lines(SAMPLE.read_bytes().splitlines())
     batch = aggregator.take_batch(final=True)
     store.write(batch)
-    store._batch -= 1  # as if the first answer never came
+    store._batch -= 1  # as if the first answer never came: the same token again
     store.write(batch)
     (total,) = client.query("SELECT sum(n) FROM deltas WHERE kind = 'minute'").result_rows[0]  # type: ignore[attr-defined]
     assert total == sum(batch.likes_by_minute.values()) > 0
