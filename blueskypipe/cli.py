@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from blueskypipe import options
 from blueskypipe.options import OneLineParser, OptionParser, number, positive
+from blueskypipe.places import ClickHouse
 from blueskypipe.wording import counted
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         progress_interval=args.progress_interval,
         retention_minutes=args.retention_minutes,
         idle_exit=args.idle_exit,
+        share=args.share,
     )
     reader = LineReader(sys.stdin.fileno(), MAX_LINE_BYTES, settle=SETTLE_SECONDS)
     ingest = Ingest(args.db, reader, _log, settings)
@@ -114,6 +116,8 @@ def periodic(argv: list[str] | None = None) -> int:
     from blueskypipe import db, health
     from blueskypipe.export import ExportError, exclusive, write_csvs, write_missing
 
+    if isinstance(args.db, ClickHouse):
+        return _periodic_clickhouse(args.db, args.metrics_dir)
     if not args.db.exists():
         try:
             with exclusive(args.metrics_dir):
@@ -145,6 +149,45 @@ def periodic(argv: list[str] | None = None) -> int:
     if failed is not None:
         print(f"periodic: error: {failed}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _periodic_clickhouse(place: ClickHouse, metrics_dir: Path) -> int:
+    """periodic on ClickHouse: the same four files, and a short status."""
+    from blueskypipe.clickhouse import connect, read_metrics, status_lines
+    from blueskypipe.errors import StoreError
+    from blueskypipe.export import ExportError, Table, exclusive, write_csvs
+    from blueskypipe.lock import writer_running
+
+    if place.embedded is not None and writer_running(place.embedded):
+        print(
+            f"periodic: error: {place} is open in handle-stream, and an embedded database allows one"
+            " process at a time: run periodic after it, or use a ClickHouse server",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        client = connect(place)
+    except StoreError as exc:
+        print(f"periodic: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        tables = {name: Table(*table) for name, table in read_metrics(client).items()}
+        lines = status_lines(client, place)
+    except StoreError as exc:
+        print(f"periodic: error: cannot read {place}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    try:
+        with exclusive(metrics_dir):
+            write_csvs(metrics_dir, tables)
+    except ExportError as exc:
+        print("\n".join(lines), flush=True)
+        print(f"periodic: error: {exc}", file=sys.stderr)
+        return 1
+    lines += [f"  {metrics_dir / name}: {counted(len(t.rows), 'row')}" for name, t in tables.items()]
+    print("\n".join(lines), flush=True)
     return 0
 
 

@@ -19,6 +19,7 @@ come with the `clickhouse` extra.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from blueskypipe.places import ClickHouse
 from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
 from blueskypipe.store import ingest_counts
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, micros, minute_text
+from blueskypipe.wording import counted, plural
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -97,12 +99,16 @@ def _run_rows(batch: Batch) -> Iterator[Row]:
         yield Row("run", "first_minute", batch.first_minute, 0)
     if batch.last_minute is not None:
         yield Row("run", "last_minute", batch.last_minute, 0)
+    if batch.last_event_time is not None:
+        yield Row("run", "last_event_time", batch.last_event_time, 0)
 
 
 def connect(place: ClickHouse) -> Client:
     """A client of `place`. Raises StoreError, naming the place masked."""
     import clickhouse_connect
 
+    # Its log would add a line of its own to every failure we report.
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
         return clickhouse_connect.get_client(dsn=place.dsn)
     except Exception as exc:  # the driver and chdb raise their own kinds
@@ -192,8 +198,8 @@ class ClickHouseStore:
     def _query(self, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
         try:
             return _result(self.client, sql, **parameters)
-        except Exception as exc:
-            msg = f"cannot read {self.path}: {_first_line(exc)}"
+        except StoreError as exc:
+            msg = f"cannot read {self.path}: {exc}"
             raise StoreError(msg) from exc
 
     def _command(self, sql: str, **parameters: object) -> None:
@@ -234,7 +240,12 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
 
 
 def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
+    """The rows of a query. Raises StoreError with the first line of the
+    driver's message (the caller names the place)."""
+    try:
+        return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
+    except Exception as exc:  # the driver and chdb raise their own kinds
+        raise StoreError(_first_line(exc)) from exc
 
 
 def _rows(client: Client, sql: str) -> list[tuple[object, ...]]:
@@ -288,3 +299,29 @@ def _likes_per_minute(client: Client) -> list[tuple[object, ...]]:
 
 def _micros(minute: str) -> int:
     return micros(datetime.fromisoformat(minute))
+
+
+def status_lines(client: Client, place: ClickHouse) -> list[str]:
+    """A short status for people: the last event and the counts, then the
+    latest run of each share."""
+    ((events, rejected, last),) = _result(
+        client,
+        """SELECT sumIf(n, kind = 'count' AND k1 = 'events'), sumIf(n, kind = 'count' AND k1 = 'rejected'),
+                  argMaxIf(k2, (run, batch), kind = 'run' AND k1 = 'last_event_time')
+           FROM deltas WHERE kind IN ('count', 'run')""",
+    )
+    lines = [
+        f"{place}: last event {last or '-'}, {counted(events, 'event')},"
+        f" {rejected:,} rejected {plural(rejected, 'line')}"
+    ]
+    runs = _result(
+        client,
+        """SELECT share, run, anyIf(k2, k1 = 'started'), anyIf(k2, k1 = 'end') FROM deltas
+           WHERE kind = 'run' AND (share, run) IN (SELECT share, max(run) FROM deltas GROUP BY share)
+           GROUP BY share, run ORDER BY share""",
+    )
+    for share, run, started, end in runs:
+        name = f"run {run}" + (f" of share {share}" if share else "")
+        state = f"ended ({end})" if end else "running, or ended without a word"
+        lines.append(f"  {name} since {started}: {state}")
+    return lines

@@ -17,18 +17,17 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 from blueskypipe import options
 from blueskypipe.aggregate import Aggregator
 from blueskypipe.errors import AnotherWriter, StoreError
 from blueskypipe.events import LIKE, POST
 from blueskypipe.flush import FINAL_WRITE_PATIENCE, WRITER_POLL_SECONDS, FlushPolicy, Step
-from blueskypipe.lock import WriterLock
+from blueskypipe.places import Place
 from blueskypipe.records import Batch, EndReason
 from blueskypipe.rejects import RejectLog
 from blueskypipe.source import LineReader
-from blueskypipe.store import Store
+from blueskypipe.stores import Writable, open_store, writer_lock
 from blueskypipe.voices import Voices
 from blueskypipe.wording import counted
 from blueskypipe.words import WordToolsError
@@ -46,6 +45,7 @@ class Options:
     progress_interval: float = options.PROGRESS_INTERVAL.default
     retention_minutes: int = options.RETENTION_MINUTES.default
     idle_exit: float | None = options.IDLE_EXIT.default  # end the run after this long without input
+    share: str = options.SHARE.default  # the writer's part of the stream, on ClickHouse
     drain_seconds: float = 3.0  # after a stop request, for what is already in the pipe
 
 
@@ -99,7 +99,7 @@ class Ingest:
 
     def __init__(
         self,
-        db: Path,
+        db: Place,
         reader: LineReader,
         log: Log,
         options: Options | None = None,
@@ -141,13 +141,14 @@ class Ingest:
         reading = False
         try:
             with (
-                WriterLock(self.db) as lock,
-                closing(Store(self.db, self.options.retention_minutes)) as store,
+                writer_lock(self.db) as lock,
+                closing(open_store(self.db, self.options.retention_minutes, self.options.share)) as store,
             ):
                 for note in store.upgrade_notes:
                     self.log(note)
                 store.begin_run()
-                lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")
+                if lock is not None:
+                    lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")
                 try:
                     aggregator = self._resume(store)
                     self.log(f"reading stdin into {store.path}")
@@ -170,7 +171,7 @@ class Ingest:
             raise RunFailed(str(exc), self.totals if reading else None) from exc
         return RunResult(self.totals, reason)
 
-    def _ingest(self, store: Store, aggregator: Aggregator) -> EndReason:
+    def _ingest(self, store: Writable, aggregator: Aggregator) -> EndReason:
         writer = BackgroundWriter(store, self.totals.add, self.log)
         try:
             reason = self._loop(writer, aggregator)
@@ -180,7 +181,7 @@ class Ingest:
         self.rejects.report()
         return reason
 
-    def _resume(self, store: Store) -> Aggregator:
+    def _resume(self, store: Writable) -> Aggregator:
         """An aggregator that goes on from the state the last graceful stop saved."""
         windows, dropped = store.take_windows()
         if dropped:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Generic, NoReturn, TypeVar
 
 from blueskypipe.flush import HEARTBEAT_SECONDS, MAX_HELD_BATCHES
+from blueskypipe.places import Place, place
 
 T_co = TypeVar("T_co", covariant=True)
 Number = TypeVar("Number", int, float)
@@ -39,6 +40,8 @@ class Option(Generic[T_co]):
         default = self.default
         if default is None:
             shown = "off"
+        elif default == "":
+            shown = "none"
         elif isinstance(default, Path) and not default.is_absolute():
             shown = f"./{default}"
         elif isinstance(default, float):
@@ -81,7 +84,23 @@ def number(
     return parse
 
 
-DB = Option("--db", Path, Path("bluesky.db"), "SQLite database", "BLUESKY_DB")
+def database(text: str) -> Place:
+    """A value parser: where the data lives (places.place)."""
+    try:
+        return place(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+DB: Option[Place] = Option(
+    "--db",
+    database,
+    Path("bluesky.db"),
+    "SQLite database file, or ClickHouse: chdb:///path/to/dir (embedded) or"
+    " clickhouse://user:password@host:8123/database (a server; give a password in BLUESKY_DB,"
+    " out of the process list)",
+    "BLUESKY_DB",
+)
 METRICS_DIR = Option("--metrics-dir", Path, Path("metrics"), "folder of the CSV files", "BLUESKY_METRICS_DIR")
 RETENTION_MINUTES = Option(
     "--retention-minutes",
@@ -113,6 +132,14 @@ FLUSH_INTERVAL = Option(
     1.0,
     f"commit at least this often, in seconds (at most {HEARTBEAT_SECONDS:g})",
 )
+SHARE = Option(
+    "--share",
+    str,
+    "",
+    "on ClickHouse, the name of this writer's part of the stream (the users of one partition"
+    " of a log keyed by DID), so that several writers' runs do not collide",
+    "BLUESKY_SHARE",
+)
 PROGRESS_INTERVAL = Option(
     "--progress-interval", positive(float), 10.0, "seconds between progress lines on stderr"
 )
@@ -124,6 +151,7 @@ HANDLE_STREAM: tuple[Option[object], ...] = (
     IDLE_EXIT,
     FLUSH_INTERVAL,
     PROGRESS_INTERVAL,
+    SHARE,
 )
 PERIODIC: tuple[Option[object], ...] = (DB, METRICS_DIR)
 

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from blueskypipe.errors import StoreBusy
 from blueskypipe.records import Batch
-from blueskypipe.store import Store
+from blueskypipe.stores import Writable
 from blueskypipe.wording import counted
 
 # Seconds between attempts while another connection holds the write lock.
@@ -32,7 +32,7 @@ class BackgroundWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: Writable,
         on_commit: Callable[[Batch], None],
         on_busy: Callable[[str], None],
     ) -> None:

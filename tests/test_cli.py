@@ -117,7 +117,7 @@ def test_the_simulator_does_not_import_the_cli() -> None:
         (
             handle_stream_options,
             [
-                "SQLite database (env BLUESKY_DB; default ./bluesky.db)",
+                "out of the process list) (env BLUESKY_DB; default ./bluesky.db)",
                 "minutes of likes_by_user_minute to keep (env BLUESKY_RETENTION_MINUTES; default 60)",
                 "reading pauses at 50 times this (env BLUESKY_BATCH_SIZE; default 20000)",
             ],
@@ -125,7 +125,7 @@ def test_the_simulator_does_not_import_the_cli() -> None:
         (
             periodic_options,
             [
-                "SQLite database (env BLUESKY_DB; default ./bluesky.db)",
+                "out of the process list) (env BLUESKY_DB; default ./bluesky.db)",
                 "folder of the CSV files (env BLUESKY_METRICS_DIR; default ./metrics)",
             ],
         ),

@@ -1,8 +1,11 @@
 """The ClickHouse store on the real engine (chdb, in-process): the same
-batches give the same four metrics as SQLite, and a batch sent twice counts once."""
+batches give the same four metrics as SQLite, a batch sent twice counts
+once, and the executables on `--db chdb://...` write SQLite's CSVs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -14,11 +17,12 @@ from blueskypipe import db
 from blueskypipe.aggregate import Aggregator
 from blueskypipe.clickhouse import ClickHouseStore
 from blueskypipe.clickhouse import read_metrics as read_clickhouse
-from blueskypipe.export import read_metrics
+from blueskypipe.export import METRICS, read_metrics
+from blueskypipe.lock import writer_running
 from blueskypipe.records import EndReason
 from blueskypipe.store import Store
 from blueskypipe.voices import Voices
-from tests.helpers import SAMPLE, did, event, post, simulate_to_file
+from tests.helpers import ROOT, SAMPLE, did, event, post, simulate_to_file, wait_for
 
 pytestmark = pytest.mark.clickhouse
 
@@ -121,3 +125,69 @@ def test_a_batch_sent_again_counts_once(client: object) -> None:
     store.write(batch)
     (total,) = client.query("SELECT sum(n) FROM deltas WHERE kind = 'minute'").result_rows[0]  # type: ignore[attr-defined]
     assert total == sum(batch.likes_by_minute.values()) > 0
+
+
+def run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / args[0]), *args[1:]],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_executables_on_chdb_write_the_csvs_sqlite_does(tmp_path: Path) -> None:
+    args = ("--rate", "250", "--fast-likers", "2", "--engineering-share", "0.3")
+    lines = (
+        simulate_to_file(tmp_path / "events.jsonl", 30_000, 12, *args).read_bytes().splitlines(keepends=True)
+    )
+    halves = [b"".join(lines[:12_345]), b"".join(lines[12_345:])]  # two runs: windows resume
+    places = {"chdb": f"chdb://{tmp_path / 'ch'}", "sqlite": str(tmp_path / "bluesky.db")}
+    for name, place in places.items():
+        for half in halves:
+            assert run("handle-stream", "--db", place, stdin=half).returncode == 0
+        assert run("periodic", "--db", place, "--metrics-dir", str(tmp_path / name)).returncode == 0
+    assert (tmp_path / "sqlite" / "fast-likers.csv").read_bytes().count(b"\n") > 1, "fast likers to compare"
+    for name in METRICS:
+        assert (tmp_path / "chdb" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+
+
+def test_a_password_in_a_dsn_is_never_shown(tmp_path: Path) -> None:
+    dsn = "clickhouse://alice:s3cret@127.0.0.1:1/bluesky"  # nothing listens on port 1
+    results = [
+        run("handle-stream", "--db", dsn, stdin=b"{}\n"),
+        run("handle-stream", stdin=b"{}\n", env={"BLUESKY_DB": dsn}),
+        run("periodic", "--metrics-dir", str(tmp_path / "m"), env={"BLUESKY_DB": dsn}),
+    ]
+    for result in results:
+        assert result.returncode == 1
+        assert result.stderr.count(b"\n") == 1, result.stderr
+        assert b"alice:***@127.0.0.1:1/bluesky" in result.stderr
+        assert b"s3cret" not in result.stdout + result.stderr
+    shown = run("handle-stream", "--help", env={"BLUESKY_DB": dsn})
+    assert shown.returncode == 0
+    assert b"s3cret" not in shown.stdout + shown.stderr
+
+
+def test_a_second_process_on_an_embedded_database_gets_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "ch"
+    place = f"chdb://{folder}"
+    first = subprocess.Popen(
+        [str(ROOT / "handle-stream"), "--db", place], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: writer_running(folder) is True)
+        second = run("handle-stream", "--db", place)
+        assert second.returncode == 2
+        assert second.stderr.count(b"\n") == 1, second.stderr
+        assert b"another handle-stream" in second.stderr
+        reader = run("periodic", "--db", place, "--metrics-dir", str(tmp_path / "m"))
+        assert reader.returncode == 1
+        assert reader.stderr.count(b"\n") == 1, reader.stderr
+        assert b"allows one process at a time" in reader.stderr
+    finally:
+        assert first.stdin is not None
+        first.stdin.close()
+        assert first.wait(timeout=60) == 0
