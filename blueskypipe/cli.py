@@ -154,9 +154,10 @@ def periodic(argv: list[str] | None = None) -> int:
 
 def _periodic_clickhouse(place: ClickHouse, metrics_dir: Path) -> int:
     """periodic on ClickHouse: the same four files, and a short status."""
-    from blueskypipe.clickhouse import connect, read_metrics, status_lines
+    from blueskypipe import health
+    from blueskypipe.clickhouse import connect, has_data, read_metrics, status_lines
     from blueskypipe.errors import StoreError
-    from blueskypipe.export import ExportError, Table, exclusive, write_csvs
+    from blueskypipe.export import ExportError, Table, exclusive, write_csvs, write_missing
     from blueskypipe.lock import writer_running
 
     if place.embedded is not None and writer_running(place.embedded):
@@ -172,9 +173,13 @@ def _periodic_clickhouse(place: ClickHouse, metrics_dir: Path) -> int:
         print(f"periodic: error: {exc}", file=sys.stderr)
         return 1
     try:
+        if not has_data(client):  # no handle-stream wrote there yet
+            with exclusive(metrics_dir):
+                print(health.no_database(place, write_missing(metrics_dir)), flush=True)
+            return NO_DATABASE_STATUS
         tables = {name: Table(*table) for name, table in read_metrics(client).items()}
         lines = status_lines(client, place)
-    except StoreError as exc:
+    except (StoreError, ExportError) as exc:
         print(f"periodic: error: cannot read {place}: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +88,8 @@ def batch_rows(batch: Batch) -> Iterator[Row]:
         yield Row("voice", str(voice), "", until)
     if batch.recent_post_times is not None:
         yield Row("recent", "", orjson.dumps(batch.recent_post_times).decode(), 0)
+    if batch.voices_kept_between is not None:
+        yield Row("kept", "", orjson.dumps(batch.voices_kept_between).decode(), 0)
     for user, times in (batch.windows or {}).items():
         if times:
             yield Row("window", user, orjson.dumps(list(times)).decode(), 0)
@@ -126,6 +129,7 @@ class ClickHouseStore:
         self.path = path  # what messages call it: the place, masked
         self._command(SCHEMA)
         self.run_id = 0
+        self._tokens = ""
         self.started_at: str | None = None
         self._batch = 0
         self.upgrade_notes: list[str] = []
@@ -138,12 +142,21 @@ class ClickHouseStore:
             "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
         )
         self.run_id = int(latest or 0) + 1
+        # The run's tokens are its own: a run number a discarded run (or a
+        # writer of the same share elsewhere) used must not make ClickHouse
+        # drop this run's batches as repeats.
+        self._tokens = f"{self.share}/{self.run_id}/{uuid.uuid4().hex}"
         self._batch = 0
         self.started_at = local_now(time.time())
         self._insert([Row("run", "started", self.started_at, 0)])
 
     def end_run(self, reason: EndReason) -> None:
-        self._insert([Row("run", "end", reason.value, 0)])
+        """Record why the run ended. Best effort, as SQLite's: after an
+        error the database may be what failed."""
+        try:
+            self._insert([Row("run", "end", reason.value, 0)])
+        except StoreError:
+            pass
 
     def discard_run(self) -> None:
         """Forget a run that read nothing: its rows go."""
@@ -168,10 +181,22 @@ class ClickHouseStore:
         return {user: orjson.loads(times) for user, times in rows}, 0
 
     def load_voices(self) -> tuple[Blocks, list[int]]:
-        """The word chart's memory: every block's latest end, and the recent
-        post times the share's latest batch saved."""
+        """The word chart's memory: each block's end (a later block of a voice
+        always ends later, but for a stray's, which stops nothing), within
+        the ends the share's latest batch kept, and the recent post times it
+        saved: what SQLite's word_voices and ingest_state hold."""
+        ((kept,),) = self._query(
+            "SELECT argMax(k2, (run, batch)) FROM deltas WHERE kind = 'kept' AND share = {share:String}",
+            share=self.share,
+        )
+        low, high = orjson.loads(kept) if kept else (-(2**63), 2**63 - 1)
         blocks: Blocks = dict(
-            self._query("SELECT toInt64(k1), max(n) FROM deltas WHERE kind = 'voice' GROUP BY k1")
+            self._query(
+                "SELECT toInt64(k1), max(n) AS until FROM deltas WHERE kind = 'voice' GROUP BY k1"
+                " HAVING until BETWEEN {low:Int64} AND {high:Int64}",
+                low=low,
+                high=high,
+            )
         )
         ((recent,),) = self._query(
             "SELECT argMax(k2, (run, batch)) FROM deltas WHERE kind = 'recent' AND share = {share:String}",
@@ -180,7 +205,10 @@ class ClickHouseStore:
         return blocks, orjson.loads(recent) if recent else []
 
     def _insert(self, rows: Iterable[Row]) -> None:
-        """One insert, one part; sent again with the same token, it counts once."""
+        """One insert: one part while it holds fewer rows than the server
+        gathers into one block (min_insert_block_size_rows, a million),
+        which a batch does by far. Sent again with the same token, it counts
+        once."""
         number = self._batch + 1
         data = [[self.share, self.run_id, number, r.kind, r.k1, r.k2, r.n] for r in rows]
         try:
@@ -188,10 +216,10 @@ class ClickHouseStore:
                 "deltas",
                 data,
                 column_names=COLUMNS,
-                settings={"insert_deduplication_token": f"{self.share}/{self.run_id}/{number}"},
+                settings={"insert_deduplication_token": f"{self._tokens}/{number}"},
             )
         except Exception as exc:
-            msg = f"cannot write {self.path}: {_first_line(exc)}; the batch was not counted"
+            msg = f"cannot write {self.path}: {_first_line(exc)}"
             raise StoreError(msg) from exc
         self._batch = number
 
@@ -215,13 +243,19 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def has_data(client: Client) -> bool:
+    """Whether a handle-stream ever wrote to this database."""
+    ((found,),) = _result(client, "EXISTS TABLE deltas")
+    return bool(found)
+
+
 def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]]:
     """The four metrics, as export.METRICS names their files: header and rows."""
     return {
         "likes-per-minutes.csv": (("time", "likes"), _likes_per_minute(client)),
         "fast-likers.csv": (
             ("user_id", "likes"),
-            _rows(
+            _result(
                 client,
                 "SELECT k1, max(n) AS likes FROM deltas WHERE kind = 'fast' GROUP BY k1"
                 " ORDER BY likes DESC, k1",
@@ -230,7 +264,7 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
         "top-10-word.csv": (("word", "authors"), _top_words(client)),
         "posts-per-language.csv": (
             ("lang", "posts"),
-            _rows(
+            _result(
                 client,
                 "SELECT k1, sum(n) AS posts FROM deltas WHERE kind = 'lang' GROUP BY k1"
                 " ORDER BY posts DESC, k1 LIMIT 25",
@@ -248,12 +282,8 @@ def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, .
         raise StoreError(_first_line(exc)) from exc
 
 
-def _rows(client: Client, sql: str) -> list[tuple[object, ...]]:
-    return _result(client, sql)
-
-
 def _top_words(client: Client) -> list[tuple[object, ...]]:
-    return _rows(
+    return _result(
         client,
         """
         WITH counts AS (SELECT k1 AS word, sum(n) AS authors FROM deltas WHERE kind = 'word' GROUP BY k1),

@@ -15,6 +15,7 @@ from itertools import dropwhile, pairwise
 from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
+from blueskypipe.places import Place
 from blueskypipe.times import MICROS_PER_MINUTE, micros, minute_text
 from blueskypipe.windows import LATE_MICROS
 from blueskypipe.wording import counted, plural
@@ -280,7 +281,7 @@ def rate(commits: list[tuple[float, int]], started: float, now: float) -> tuple[
     return sum(n for _, n in commits[1:]) / seconds, seconds
 
 
-def no_database(db_path: Path, wrote: list[str]) -> str:
+def no_database(db_path: Place, wrote: list[str]) -> str:
     """The one line of a status without a database; `wrote` names the
     header-only CSVs written where none existed."""
     if not wrote:

@@ -8,11 +8,14 @@ progress line, the status, an error, --help) shows the place masked.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMES = ("chdb", "clickhouse", "clickhouses")
+# A password given as a query parameter (?password=...) is masked too.
+_PASSWORD_PARAMETER = re.compile(r"((?:^|[?&])password=)[^&]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,14 @@ class ClickHouse:
     dsn: str
 
     def __str__(self) -> str:
-        parts = urllib.parse.urlsplit(self.dsn)
-        if parts.password is None:
-            return self.dsn
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        # Read as text, not as a URL: a password holding an unencoded "#",
+        # "/" or "?" would make a URL parser miss it, and show it.
+        scheme, _, rest = self.dsn.partition("://")
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.partition(':')[0]}:***@{host}"
+        query = _PASSWORD_PARAMETER.sub(r"\1***", rest)
+        return f"{scheme}://{query}"
 
     def __repr__(self) -> str:
         return f"ClickHouse({str(self)!r})"
