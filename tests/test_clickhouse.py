@@ -4,12 +4,19 @@ once, and the executables on `--db chdb://...` write SQLite's CSVs."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import random
+import re
 import subprocess
+import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import IO
 
 import clickhouse_connect
 import orjson
@@ -240,3 +247,80 @@ def test_writers_of_two_shares_one_after_another_count_as_one(tmp_path: Path) ->
     # the stream's order.
     for name in ("likes-per-minutes.csv", "fast-likers.csv", "posts-per-language.csv"):
         assert (tmp_path / "chdb" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+
+
+def _likes_upto(lines: list[bytes]) -> list[int]:
+    """likes[n]: the likes among the first n lines."""
+    counts = [0]
+    for line in lines:
+        event = orjson.loads(line)
+        counts.append(
+            counts[-1] + (event["action"] == "create" and event["path"].startswith("app.bsky.feed.like/"))
+        )
+    return counts
+
+
+def _status_events(status: bytes) -> int:
+    found = re.search(rb", ([\d,]+) events?, ", status)
+    assert found, status
+    return int(found[1].replace(b",", b""))
+
+
+def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> None:
+    rng = random.Random(26)
+    args = ("--rate", "500", "--fast-likers", "5", "--engineering-share", "0.2")
+    stream = simulate_to_file(tmp_path / "events.jsonl", 60_000, 26, *args)
+    lines = stream.read_bytes().splitlines(keepends=True)
+    likes_upto = _likes_upto(lines)
+    place = f"chdb://{tmp_path / 'ch'}"
+    metrics = tmp_path / "chdb"
+    done = progressed = 0
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [str(ROOT / "handle-stream"), "--db", place], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert proc.stdin is not None
+        writer = threading.Thread(target=_feed, args=(proc.stdin, lines[done:]), daemon=True)
+        writer.start()
+        time.sleep(rng.uniform(3.0, 5.0))
+        proc.kill()
+        proc.wait()
+        writer.join(timeout=30)
+        shown = run("periodic", "--db", place, "--metrics-dir", str(metrics))
+        assert shown.returncode == 0, shown.stderr
+        committed = _status_events(shown.stdout)
+        assert done <= committed < len(lines)
+        progressed += committed > done
+        # Whole batches only: the likes are exactly those of the committed prefix.
+        likes = sum(
+            int(n)
+            for _, n in csv.reader(io.StringIO((metrics / "likes-per-minutes.csv").read_text()))
+            if n.isdigit()
+        )
+        assert likes == likes_upto[committed]
+        done = committed
+    assert progressed >= 2, "kills between commits, not before the first"
+    assert run("handle-stream", "--db", place, stdin=b"".join(lines[done:])).returncode == 0
+    assert run("periodic", "--db", place, "--metrics-dir", str(metrics)).returncode == 0
+    sqlite = str(tmp_path / "bluesky.db")
+    assert run("handle-stream", "--db", sqlite, stdin=b"".join(lines)).returncode == 0
+    assert run("periodic", "--db", sqlite, "--metrics-dir", str(tmp_path / "sqlite")).returncode == 0
+    for name in ("likes-per-minutes.csv", "top-10-word.csv", "posts-per-language.csv"):
+        assert (metrics / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+    # Windows live in memory between graceful stops, so a kill can only shrink them.
+    expected = dict(csv.reader(io.StringIO((tmp_path / "sqlite" / "fast-likers.csv").read_text())))
+    for user, likes in csv.reader(io.StringIO((metrics / "fast-likers.csv").read_text())):
+        if likes.isdigit():
+            assert int(likes) <= int(expected[user])
+
+
+def _feed(pipe: IO[bytes], lines: list[bytes]) -> None:
+    """Write `lines` in chunks until they end or the reader is killed."""
+    try:
+        for start in range(0, len(lines), 500):
+            pipe.write(b"".join(lines[start : start + 500]))
+            pipe.flush()
+            time.sleep(0.05)  # about 10,000 lines a second: several batches a second
+        pipe.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass
