@@ -31,6 +31,7 @@ import orjson
 
 from blueskypipe.db import local_now
 from blueskypipe.errors import StoreError
+from blueskypipe.export import METRICS
 from blueskypipe.places import ClickHouse
 from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
 from blueskypipe.store import ingest_counts
@@ -250,10 +251,11 @@ def has_data(client: Client) -> bool:
 
 
 def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[object, ...]]]]:
-    """The four metrics, as export.METRICS names their files: header and rows."""
-    return {
-        "likes-per-minutes.csv": (("time", "likes"), _likes_per_minute(client)),
-        "fast-likers.csv": (
+    """The four metrics, by the file names of export.METRICS: header and rows,
+    as the views of schema.sql that the files are named for give them."""
+    by_view = {
+        "metric_likes_per_minute": (("time", "likes"), _likes_per_minute(client)),
+        "metric_fast_likers": (
             ("user_id", "likes"),
             _result(
                 client,
@@ -261,8 +263,8 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
                 " ORDER BY likes DESC, k1",
             ),
         ),
-        "top-10-word.csv": (("word", "authors"), _top_words(client)),
-        "posts-per-language.csv": (
+        "metric_top_words": (("word", "authors"), _top_words(client)),
+        "metric_posts_per_language": (
             ("lang", "posts"),
             _result(
                 client,
@@ -271,6 +273,7 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
             ),
         ),
     }
+    return {name: by_view[view] for name, view in METRICS.items()}
 
 
 def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, ...]]:

@@ -192,17 +192,22 @@ def test_the_rate_of_a_run_younger_than_a_minute_is_its_own_over_its_age(tmp_pat
     assert status.events_per_second == 1500.0
 
 
+def commits_each_second(path: Path, seconds: range, lines: int = 1500) -> None:
+    """A run begun at START that commits `lines` events at each of `seconds` after it."""
+    now = [at(0)]
+    store = Store(path, clock=lambda: now[0])
+    store.begin_run()
+    for second in seconds:
+        now[0] = at(second)
+        store.write(Batch(lines=lines, last_event_time="2025-03-16T12:00:10"))
+    store.close()
+
+
 def test_a_young_run_is_timed_from_its_first_commit_not_its_start_up(tmp_path: Path) -> None:
     # 3 s of start-up (word tools, a client that has not written yet), then
     # 1,500 events/s: the first status must not say 1,100.
     path = tmp_path / "bluesky.db"
-    now = [at(0)]
-    store = Store(path, clock=lambda: now[0])
-    store.begin_run()
-    for second_of_run in range(4, 11):
-        now[0] = at(second_of_run)
-        store.write(Batch(lines=1500, last_event_time="2025-03-16T12:00:10"))
-    store.close()
+    commits_each_second(path, range(4, 11))
     status = status_at(path, at(11))
     status.writer_alive = True
     assert (status.events_per_second, status.rate_seconds) == (1500.0, 6.0)
@@ -231,13 +236,7 @@ def test_the_rate_of_a_run(
 def test_commits_stamped_after_now_do_not_count(tmp_path: Path) -> None:
     """The clock was set back 30 s: what it committed "later" is not in the last minute."""
     path = tmp_path / "bluesky.db"
-    now = [at(0)]
-    store = Store(path, clock=lambda: now[0])
-    store.begin_run()
-    for second in range(100, 161):
-        now[0] = at(second)
-        store.write(Batch(lines=1500, last_event_time="2025-03-16T12:02:40"))
-    store.close()
+    commits_each_second(path, range(100, 161))
     assert status_at(path, at(130)).events_per_second == 31 * 1500 / 60
 
 
