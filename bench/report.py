@@ -37,7 +37,7 @@ class NoMarkers(ValueError):
 
 def rows(r: Results) -> list[Row]:
     """Every figure of a results file, in the order the page shows them."""
-    return [*_ingest(r), *_memory(r), *_readers(r), *_words(r), *_steps(r)]
+    return [*_ingest(r), *_memory(r), *_readers(r), *_words(r), *_steps(r), *_clickhouse(r)]
 
 
 def _ingest(r: Results) -> list[Row]:
@@ -200,6 +200,38 @@ def _steps(r: Results) -> list[Row]:
             NO_BOUND,
         ),
         ("CPU µs per line: `parse_line`, the exact path", f"{st['parse_line_us']:.2f}", NO_BOUND),
+    ]
+
+
+def _clickhouse(r: Results) -> list[Row]:
+    ch = r.get("clickhouse")
+    if ch is None:  # a results file from before this figure
+        return []
+    live = ch["live"]
+    return [
+        (
+            "ClickHouse (chdb): ingest, 1M events, default batches / large batches, events/s",
+            f"{ch['events_per_s']:,.0f} / {ch['large_batches_events_per_s']:,.0f}",
+            NO_BOUND,
+        ),
+        (
+            "ClickHouse / SQLite, same run, default batches / large batches",
+            f"{ch['ratio_to_sqlite']:.2f} / {ch['large_ratio_to_sqlite']:.2f}",
+            NO_BOUND,
+        ),
+        ("ClickHouse: peak RSS, 1M events", f"{ch['peak_rss_mb']:.0f} MB", NO_BOUND),
+        (
+            "ClickHouse: folder per million events, with raw events / rollups only",
+            f"{ch['folder_mb_per_million_events']:.1f} MB"
+            f" / {ch['rollups_only_mb_per_million_events']:.1f} MB",
+            NO_BOUND,
+        ),
+        ("ClickHouse: `periodic` after 1M events, median of 5", f"{ch['periodic_s']:.2f} s", NO_BOUND),
+        (
+            f"ClickHouse: live {live['rate']:,} events/s for {live['minutes']} min: share of a core / RSS",
+            f"{live['cpu_percent'][-1]:.1f} % / {live['rss_mb'][-1]:.0f} MB",
+            "≤ 15 %",
+        ),
     ]
 
 

@@ -58,6 +58,7 @@ def main() -> None:
     results["plateau"] = plateau()
     results["word_cost"] = word_cost()
     results["steps"] = steps(files["100k"])
+    results["clickhouse"] = clickhouse(files["1M"])
     results["total_s"] = time.perf_counter() - started
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print_table(results)
@@ -124,7 +125,7 @@ def timed(command: list[str], stdin: Path) -> tuple[float, int]:
     return elapsed, int(peak.megabytes() * 1e6)
 
 
-def handle_stream(db: Path, *args: str) -> list[str]:
+def handle_stream(db: Path | str, *args: str) -> list[str]:
     return [str(ROOT / "handle-stream"), "--db", str(db), *args]
 
 
@@ -204,7 +205,7 @@ def memory_and_size(files: dict[str, Path]) -> dict[str, dict[str, float]]:
     return found
 
 
-def periodic_once(db: Path) -> float:
+def periodic_once(db: Path | str) -> float:
     started = time.perf_counter()
     subprocess.run(
         [str(ROOT / "periodic"), "--db", str(db), "--metrics-dir", str(OUT / "metrics")],
@@ -287,12 +288,12 @@ def under_readers(events: Path, alone: dict[str, float]) -> dict[str, float]:
 
 
 def footprint(
-    minutes: int = int(os.environ.get("BENCH_LIVE_MINUTES", "3")), rate: int = 1500
+    minutes: int = int(os.environ.get("BENCH_LIVE_MINUTES", "3")), rate: int = 1500, db: Path | str = ""
 ) -> dict[str, object]:
     """handle-stream fed the offline firehose live (paced to the wall clock,
     line by line, as ./bluesky writes): its share of a core and its resident
     memory, each minute, after the first 10 s of start-up."""
-    db = fresh_db("footprint")
+    db = db or fresh_db("footprint")
     simulator = subprocess.Popen(
         [PYTHON, "-m", "blueskypipe", "simulate", "--realtime", "--rate", str(rate), "--seed", "7"],
         stdout=subprocess.PIPE,
@@ -534,6 +535,50 @@ print(json.dumps({"load_s": load, "posts": len(times["en"]) + len(times["other"]
         for _ in range(RUNS)
     ]
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def clickhouse(events: Path) -> dict[str, object]:
+    """The ClickHouse path, embedded (chdb): the 1M stream with the default
+    batches (a commit a second) and with large ones, each run beside one of
+    SQLite's so that the ratio holds on a noisy machine; the folder's size
+    with the raw events and without; periodic on it; and its share of a
+    core at the live rate. The first command installs the extra if needed."""
+    subprocess.run(handle_stream(f"chdb://{fresh_folder('ch-warm')}"), stdin=subprocess.DEVNULL, check=True)
+    large = ("--batch-size", "200000", "--flush-interval", "10")
+    runs: dict[str, list[float]] = {"sqlite": [], "chdb": [], "chdb_large": [], "rss_mb": []}
+    for _ in range(RUNS):
+        runs["sqlite"].append(timed(handle_stream(fresh_db("ch-yardstick")), events)[0])
+        seconds, rss = timed(handle_stream(f"chdb://{fresh_folder('ch-1M')}"), events)
+        runs["chdb"].append(seconds)
+        runs["rss_mb"].append(rss / 1e6)
+        big = handle_stream(f"chdb://{fresh_folder('ch-large')}", *large)
+        runs["chdb_large"].append(timed(big, events)[0])
+    sqlite_s, chdb_s, large_s, rss_mb = (statistics.median(v) for v in runs.values())
+    rollups = fresh_folder("ch-rollups")
+    timed(handle_stream(f"chdb://{rollups}", "--keep-events-days", "0"), events)
+    n = SIZES["1M"]
+    return {
+        "events_per_s": n / chdb_s,
+        "large_batches_events_per_s": n / large_s,
+        "sqlite_events_per_s": n / sqlite_s,
+        "ratio_to_sqlite": sqlite_s / chdb_s,
+        "large_ratio_to_sqlite": sqlite_s / large_s,
+        "peak_rss_mb": rss_mb,
+        "folder_mb_per_million_events": _folder_bytes(OUT / "ch-1M") / 1e6 / (n / 1e6),
+        "rollups_only_mb_per_million_events": _folder_bytes(rollups) / 1e6 / (n / 1e6),
+        "periodic_s": statistics.median(periodic_once(f"chdb://{OUT / 'ch-1M'}") for _ in range(5)),
+        "live": footprint(rate=1500, db=f"chdb://{fresh_folder('ch-live')}"),
+    }
+
+
+def fresh_folder(tag: str) -> Path:
+    folder = OUT / tag
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def print_table(results: dict[str, object]) -> None:

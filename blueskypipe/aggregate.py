@@ -48,10 +48,13 @@ class Aggregator:
     `Aggregator(resume=...)` starts from it.
     """
 
-    def __init__(self, resume: WindowSnapshot | None = None, voices: Voices | None = None) -> None:
+    def __init__(
+        self, resume: WindowSnapshot | None = None, voices: Voices | None = None, keep_events: bool = False
+    ) -> None:
         self.windows = LikeWindows(resume)
         self.voices = Voices() if voices is None else voices
-        self.batch = Batch()
+        self.keep_events = keep_events  # batches carry their valid events (Batch.valid_events)
+        self.batch = self._new_batch()
         # Lines that parse_line decided rather than the inline fast path.
         self.parsed_lines = 0
         # The stream's current second, for the fast path; parse_line keeps it.
@@ -86,6 +89,7 @@ class Aggregator:
         like_times: list[int] = []
         minute_starts: list[tuple[int, str]] = []
         like_minute = ""
+        kept = batch.valid_events
         ignored = 0
         first = last = ""
         for line in lines:
@@ -149,6 +153,8 @@ class Aggregator:
             last = ts
             if not first:
                 first = ts
+            if kept is not None:
+                kept.append((ts, collection, repo, action, line))
         batch.lines += len(lines)
         batch.ignored_actions += ignored
         if like_users:
@@ -237,6 +243,9 @@ class Aggregator:
             batch.word_counts.update(counted)
             batch.word_forms.update((word, form) for word in counted for form in found[word])
 
+    def _new_batch(self) -> Batch:
+        return Batch(valid_events=[] if self.keep_events else None)
+
     def snapshot(self) -> WindowSnapshot:
         """The state a later run resumes from (see `resume`)."""
         return self.windows.snapshot()
@@ -249,7 +258,7 @@ class Aggregator:
             # to tell one by (a stream of posts only): as received.
             self._record_span(*self._unjudged)
             self._unjudged = None
-        batch, self.batch = self.batch, Batch()
+        batch, self.batch = self.batch, self._new_batch()
         if final:
             batch.windows = self.snapshot()
         batch.stream_micros = self.windows.clock.now

@@ -72,6 +72,7 @@ def handle_stream(argv: list[str] | None = None) -> int:
         retention_minutes=args.retention_minutes,
         idle_exit=args.idle_exit,
         share=args.share,
+        keep_events_days=args.keep_events_days,
     )
     reader = LineReader(sys.stdin.fileno(), MAX_LINE_BYTES, settle=SETTLE_SECONDS)
     ingest = Ingest(args.db, reader, _log, settings)
@@ -153,9 +154,9 @@ def periodic(argv: list[str] | None = None) -> int:
 
 
 def _periodic_clickhouse(place: ClickHouse, metrics_dir: Path) -> int:
-    """periodic on ClickHouse: the same four files, and a short status."""
-    from blueskypipe import health
-    from blueskypipe.clickhouse import connect, has_data, read_metrics, status_lines
+    """periodic on ClickHouse: the same four files, and the status of each share."""
+    from blueskypipe import clickhouse_status, health
+    from blueskypipe.clickhouse import connect, has_data, read_metrics
     from blueskypipe.errors import StoreError
     from blueskypipe.export import ExportError, Table, exclusive, write_csvs, write_missing
     from blueskypipe.lock import writer_running
@@ -178,7 +179,14 @@ def _periodic_clickhouse(place: ClickHouse, metrics_dir: Path) -> int:
                 print(health.no_database(place, write_missing(metrics_dir)), flush=True)
             return NO_DATABASE_STATUS
         tables = {name: Table(*table) for name, table in read_metrics(client).items()}
-        lines = status_lines(client, place)
+        # An embedded database is open in no writer now (refused above).
+        writer_alive = False if place.embedded is not None else None
+        now = time.time()
+        shares = clickhouse_status.shares(client) or [""]
+        lines = []
+        for share in shares:
+            title = f"{place}" if shares == [""] else f"{place} share {share or '(unnamed)'}"
+            lines += health.describe(title, clickhouse_status.read(client, share, now, writer_alive))
     except (StoreError, ExportError) as exc:
         print(f"periodic: error: cannot read {place}: {exc}", file=sys.stderr)
         return 1

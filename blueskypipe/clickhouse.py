@@ -9,6 +9,12 @@ after a timeout counts once. The metrics are read by summing the deltas:
 ClickHouse merges parts in the background, but never a row of one batch
 into another's, so a sum is always exact.
 
+Every valid event is also kept as received in `events`, a MergeTree table
+with a TTL, for questions over history. A batch's events are inserted
+before its deltas: the deltas are the batch's commit, and a writer that
+starts deletes the events of a batch its share's previous run inserted
+without the deltas (a kill between the two inserts).
+
 A share is the name of a writer's part of the stream (all users, or those
 of one partition of a log keyed by DID); runs are numbered per share, so
 several writers never collide.
@@ -22,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,12 +37,12 @@ import orjson
 
 from blueskypipe.db import local_now
 from blueskypipe.errors import StoreError
+from blueskypipe.events import TimestampParser
 from blueskypipe.export import METRICS
 from blueskypipe.places import ClickHouse
-from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
+from blueskypipe.records import Batch, Blocks, EndReason, ValidEvent, WindowSnapshot
 from blueskypipe.store import ingest_counts
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, micros, minute_text
-from blueskypipe.wording import counted, plural
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -55,7 +61,37 @@ ORDER BY (kind, k1, k2, share, run, batch)
 SETTINGS non_replicated_deduplication_window = 10000
 """
 
+# `time` is the event's timestamp as a DateTime64 (its naive wall-clock
+# digits, held as UTC so nothing converts them), clamped to the years the
+# type holds; `timestamp` is as written. Text and languages come from the
+# line, for queries; what counts as valid was decided by the parser.
+# Partitions are days of arrival, so the TTL drops whole parts.
+EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    received   DateTime DEFAULT now(),
+    share      LowCardinality(String),
+    run        UInt32,
+    batch      UInt64,
+    time       DateTime64(6, 'UTC'),
+    timestamp  String,
+    collection LowCardinality(String),
+    did        String,
+    action     LowCardinality(String),
+    line       String CODEC(ZSTD(3)),
+    text       String DEFAULT JSONExtractString(line, 'record', 'text'),
+    langs      Array(String) DEFAULT JSONExtract(line, 'record', 'langs', 'Array(String)'),
+    INDEX runs run TYPE minmax GRANULARITY 1
+) ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(received)
+ORDER BY (collection, time)
+TTL received + INTERVAL {days} DAY
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000
+"""
+
 COLUMNS = ["share", "run", "batch", "kind", "k1", "k2", "n"]
+EVENT_COLUMNS = ["share", "run", "batch", "time", "timestamp", "collection", "did", "action", "line"]
+_EPOCH = micros(datetime(1970, 1, 1))
+_TIMES = (micros(datetime(1900, 1, 1)) - _EPOCH, micros(datetime(2299, 12, 31, 23, 59, 59)) - _EPOCH)
 # A silence between two minutes a run saw is filled with zeros when a minute
 # or more is missing between them and they are at most a day apart, as in
 # schema.sql's metric_likes_per_minute.
@@ -96,15 +132,18 @@ def batch_rows(batch: Batch) -> Iterator[Row]:
             yield Row("window", user, orjson.dumps(list(times)).decode(), 0)
 
 
-def _run_rows(batch: Batch) -> Iterator[Row]:
+def _run_rows(batch: Batch, now: float) -> Iterator[Row]:
+    """What the runs table of SQLite records of a batch: counts, times, and
+    the commit's own (Unix seconds, for the status's rate and freshness)."""
     yield Row("run", "lines", "", batch.lines)
     yield Row("run", "events", "", batch.events)
-    if batch.first_minute is not None:
-        yield Row("run", "first_minute", batch.first_minute, 0)
-    if batch.last_minute is not None:
-        yield Row("run", "last_minute", batch.last_minute, 0)
-    if batch.last_event_time is not None:
-        yield Row("run", "last_event_time", batch.last_event_time, 0)
+    yield Row("run", "commit", repr(now), batch.events)
+    if batch.far_off_likes:
+        yield Row("run", "far_off_likes", "", batch.far_off_likes)
+    for name in ("first_event_time", "first_minute", "last_event_time", "last_minute"):
+        value = getattr(batch, name)
+        if value is not None:
+            yield Row("run", name, value, 0)
 
 
 def connect(place: ClickHouse) -> Client:
@@ -124,11 +163,24 @@ class ClickHouseStore:
     """The writer's side: runs, batches, and what a later run resumes from.
     Every failure raises StoreError."""
 
-    def __init__(self, client: Client, share: str = "", path: object = "ClickHouse") -> None:
+    def __init__(
+        self,
+        client: Client,
+        share: str = "",
+        path: object = "ClickHouse",
+        keep_events_days: int = 7,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock` gives the wall-clock times the run rows record."""
         self.client = client
+        self.clock = clock
         self.share = share
         self.path = path  # what messages call it: the place, masked
         self._command(SCHEMA)
+        self.keeps_events = keep_events_days > 0
+        if self.keeps_events:
+            self._keep_events_for(keep_events_days)
+        self._times = TimestampParser()
         self.run_id = 0
         self._tokens = ""
         self.started_at: str | None = None
@@ -138,24 +190,37 @@ class ClickHouseStore:
     def close(self) -> None:
         self.client.close()
 
+    def _keep_events_for(self, days: int) -> None:
+        """Create the events table, or give it this TTL: the writer started
+        last decides how long events are kept."""
+        self._command(EVENTS_SCHEMA.format(days=days))
+        ((engine,),) = self._query(
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+        )
+        if f"toIntervalDay({days})," not in engine:
+            self._command(f"ALTER TABLE events MODIFY TTL received + INTERVAL {days} DAY")
+
     def begin_run(self) -> None:
         ((latest,),) = self._query(
             "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
         )
+        self._forget_uncommitted_events(int(latest or 0))
         self.run_id = int(latest or 0) + 1
         # The run's tokens are its own: a run number a discarded run (or a
         # writer of the same share elsewhere) used must not make ClickHouse
         # drop this run's batches as repeats.
         self._tokens = f"{self.share}/{self.run_id}/{uuid.uuid4().hex}"
         self._batch = 0
-        self.started_at = local_now(time.time())
-        self._insert([Row("run", "started", self.started_at, 0)])
+        self.started_at = local_now(self.clock())
+        self._insert("deltas", COLUMNS, [self._row(Row("run", "started", self.started_at, 0))])
+        self._batch += 1
 
     def end_run(self, reason: EndReason) -> None:
         """Record why the run ended. Best effort, as SQLite's: after an
         error the database may be what failed."""
         try:
-            self._insert([Row("run", "end", reason.value, 0)])
+            ended = [Row("run", "end", reason.value, 0), Row("run", "ended_at", local_now(self.clock()), 0)]
+            self._insert("deltas", COLUMNS, [self._row(row) for row in ended])
         except StoreError:
             pass
 
@@ -167,9 +232,43 @@ class ClickHouseStore:
             run=self.run_id,
         )
 
+    def _forget_uncommitted_events(self, run: int) -> None:
+        """Delete the events of the share's `run` that came after its last
+        deltas: a kill between a batch's two inserts left them."""
+        ((found,),) = self._query("EXISTS TABLE events")
+        if not found:
+            return
+        where = "share = {share:String} AND run = {run:UInt32}"
+        ((committed,),) = self._query(
+            f"SELECT max(batch) FROM deltas WHERE {where}", share=self.share, run=run
+        )
+        where += " AND batch > {batch:UInt64}"
+        ((stray,),) = self._query(
+            f"SELECT count() FROM events WHERE {where}", share=self.share, run=run, batch=committed
+        )
+        if stray:
+            self._command(f"DELETE FROM events WHERE {where}", share=self.share, run=run, batch=committed)
+
     def write(self, batch: Batch) -> None:
-        """Insert all deltas of `batch` at once: one part, all or nothing."""
-        self._insert([*batch_rows(batch), *_run_rows(batch)])
+        """Insert the batch's valid events, then all its deltas at once: one
+        part, all or nothing, which commits the batch."""
+        if self.keeps_events and batch.valid_events:
+            self._insert("events", EVENT_COLUMNS, self._event_rows(batch.valid_events))
+        rows = [*batch_rows(batch), *_run_rows(batch, self.clock())]
+        self._insert("deltas", COLUMNS, [self._row(row) for row in rows])
+        self._batch += 1
+
+    def _row(self, row: Row) -> list[object]:
+        return [self.share, self.run_id, self._batch + 1, row.kind, row.k1, row.k2, row.n]
+
+    def _event_rows(self, events: list[ValidEvent]) -> list[list[object]]:
+        low, high = _TIMES
+        parse = self._times.parse
+        number = self._batch + 1
+        return [
+            [self.share, self.run_id, number, min(max(parse(ts)[1] - _EPOCH, low), high), ts, *rest]
+            for ts, *rest in events
+        ]
 
     def take_windows(self) -> tuple[WindowSnapshot, int]:
         """The windows the share's previous run saved at its graceful end."""
@@ -205,28 +304,25 @@ class ClickHouseStore:
         )
         return blocks, orjson.loads(recent) if recent else []
 
-    def _insert(self, rows: Iterable[Row]) -> None:
-        """One insert: one part while it holds fewer rows than the server
-        gathers into one block (min_insert_block_size_rows, a million),
-        which a batch does by far. Sent again with the same token, it counts
-        once."""
-        number = self._batch + 1
-        data = [[self.share, self.run_id, number, r.kind, r.k1, r.k2, r.n] for r in rows]
+    def _insert(self, table: str, columns: list[str], data: list[list[object]]) -> None:
+        """One insert for the current batch: one part while it holds fewer
+        rows than the server gathers into one block (min_insert_block_size_rows,
+        a million), which a batch does by far. Sent again with the same
+        token, it counts once (deduplication is per table)."""
         try:
             self.client.insert(
-                "deltas",
+                table,
                 data,
-                column_names=COLUMNS,
-                settings={"insert_deduplication_token": f"{self._tokens}/{number}"},
+                column_names=columns,
+                settings={"insert_deduplication_token": f"{self._tokens}/{self._batch + 1}"},
             )
         except Exception as exc:
             msg = f"cannot write {self.path}: {_first_line(exc)}"
             raise StoreError(msg) from exc
-        self._batch = number
 
     def _query(self, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
         try:
-            return _result(self.client, sql, **parameters)
+            return result(self.client, sql, **parameters)
         except StoreError as exc:
             msg = f"cannot read {self.path}: {exc}"
             raise StoreError(msg) from exc
@@ -246,7 +342,7 @@ def _first_line(exc: BaseException) -> str:
 
 def has_data(client: Client) -> bool:
     """Whether a handle-stream ever wrote to this database."""
-    ((found,),) = _result(client, "EXISTS TABLE deltas")
+    ((found,),) = result(client, "EXISTS TABLE deltas")
     return bool(found)
 
 
@@ -257,7 +353,7 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
         "metric_likes_per_minute": (("time", "likes"), _likes_per_minute(client)),
         "metric_fast_likers": (
             ("user_id", "likes"),
-            _result(
+            result(
                 client,
                 "SELECT k1, max(n) AS likes FROM deltas WHERE kind = 'fast' GROUP BY k1"
                 " ORDER BY likes DESC, k1",
@@ -266,7 +362,7 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
         "metric_top_words": (("word", "authors"), _top_words(client)),
         "metric_posts_per_language": (
             ("lang", "posts"),
-            _result(
+            result(
                 client,
                 "SELECT k1, sum(n) AS posts FROM deltas WHERE kind = 'lang' GROUP BY k1"
                 " ORDER BY posts DESC, k1 LIMIT 25",
@@ -276,7 +372,7 @@ def read_metrics(client: Client) -> dict[str, tuple[tuple[str, ...], list[tuple[
     return {name: by_view[view] for name, view in METRICS.items()}
 
 
-def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
+def result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
     """The rows of a query. Raises StoreError with the first line of the
     driver's message (the caller names the place)."""
     try:
@@ -286,7 +382,7 @@ def _result(client: Client, sql: str, **parameters: object) -> list[tuple[Any, .
 
 
 def _top_words(client: Client) -> list[tuple[object, ...]]:
-    return _result(
+    return result(
         client,
         """
         WITH counts AS (SELECT k1 AS word, sum(n) AS authors FROM deltas WHERE kind = 'word' GROUP BY k1),
@@ -307,9 +403,9 @@ def _likes_per_minute(client: Client) -> list[tuple[object, ...]]:
     """Likes per minute, and a 0 for each minute a run saw no like in,
     between minutes it saw (schema.sql's metric_likes_per_minute)."""
     likes: dict[str, int] = dict(
-        _result(client, "SELECT k1, sum(n) FROM deltas WHERE kind = 'minute' GROUP BY k1")
+        result(client, "SELECT k1, sum(n) FROM deltas WHERE kind = 'minute' GROUP BY k1")
     )
-    spans = _result(
+    spans = result(
         client,
         """SELECT argMinIf(k2, batch, k1 = 'first_minute'), argMaxIf(k2, batch, k1 = 'last_minute')
            FROM deltas WHERE kind = 'run' AND k1 IN ('first_minute', 'last_minute')
@@ -332,29 +428,3 @@ def _likes_per_minute(client: Client) -> list[tuple[object, ...]]:
 
 def _micros(minute: str) -> int:
     return micros(datetime.fromisoformat(minute))
-
-
-def status_lines(client: Client, place: ClickHouse) -> list[str]:
-    """A short status for people: the last event and the counts, then the
-    latest run of each share."""
-    ((events, rejected, last),) = _result(
-        client,
-        """SELECT sumIf(n, kind = 'count' AND k1 = 'events'), sumIf(n, kind = 'count' AND k1 = 'rejected'),
-                  argMaxIf(k2, (run, batch), kind = 'run' AND k1 = 'last_event_time')
-           FROM deltas WHERE kind IN ('count', 'run')""",
-    )
-    lines = [
-        f"{place}: last event {last or '-'}, {counted(events, 'event')},"
-        f" {rejected:,} rejected {plural(rejected, 'line')}"
-    ]
-    runs = _result(
-        client,
-        """SELECT share, run, anyIf(k2, k1 = 'started'), anyIf(k2, k1 = 'end') FROM deltas
-           WHERE kind = 'run' AND (share, run) IN (SELECT share, max(run) FROM deltas GROUP BY share)
-           GROUP BY share, run ORDER BY share""",
-    )
-    for share, run, started, end in runs:
-        name = f"run {run}" + (f" of share {share}" if share else "")
-        state = f"ended ({end})" if end else "running, or ended without a word"
-        lines.append(f"  {name} since {started}: {state}")
-    return lines

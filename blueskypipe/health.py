@@ -12,7 +12,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import dropwhile, pairwise
-from pathlib import Path
 
 from blueskypipe.flush import HEARTBEAT_SECONDS
 from blueskypipe.places import Place
@@ -158,8 +157,8 @@ def _status(conn: sqlite3.Connection, now: float) -> Status:
         recent_likes=recent_likes,
         partial_minutes=partial_minutes,
         last_event_time=last,
-        seconds_since_commit=_seconds_since(commit_at, now),
-        seconds_since_events=_seconds_since(events_at, now),
+        seconds_since_commit=seconds_since(commit_at, now),
+        seconds_since_events=seconds_since(events_at, now),
         missed_seconds=float(missed_seconds),
         missed_gaps=missed_gaps,
         events=events,
@@ -191,14 +190,9 @@ def _missed(conn: sqlite3.Connection, now: float) -> tuple[float, int]:
 
 
 def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> tuple[list[Minute], set[str]]:
-    """The chart's minutes (`Status.recent_likes`) over the CHART_MINUTES
-    minutes up to the minute of `last_event_time` (event time: the chart
-    follows the stream, not the wall clock), and which of them a run began
-    or ended in (their counts are partial)."""
-    try:
-        last = micros(datetime.fromisoformat(last_event_time or ""))
-        minutes = [minute_text(last - back * MICROS_PER_MINUTE) for back in range(CHART_MINUTES - 1, -1, -1)]
-    except (ValueError, OverflowError):  # not a time, or too near year 1
+    """The chart's minutes (`chart`), read from the rollups."""
+    minutes = chart_minutes(last_event_time)
+    if not minutes:
         return [], set()
     likes = dict(
         conn.execute(
@@ -210,6 +204,25 @@ def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> tupl
         "SELECT first_minute, last_minute FROM runs WHERE first_minute <= ? AND last_minute >= ?",
         (minutes[-1], minutes[0]),
     ).fetchall()
+    return chart(minutes, likes, spans)
+
+
+def chart_minutes(last_event_time: str | None) -> list[str]:
+    """The CHART_MINUTES minutes up to the minute of `last_event_time`
+    (event time: the chart follows the stream, not the wall clock)."""
+    try:
+        last = micros(datetime.fromisoformat(last_event_time or ""))
+        return [minute_text(last - back * MICROS_PER_MINUTE) for back in range(CHART_MINUTES - 1, -1, -1)]
+    except (ValueError, OverflowError):  # not a time, or too near year 1
+        return []
+
+
+def chart(
+    minutes: list[str], likes: dict[str, int], spans: list[tuple[str, str]]
+) -> tuple[list[Minute], set[str]]:
+    """`Status.recent_likes` over `minutes`, from the likes of each minute
+    and the (first, last) minutes of the runs that overlap them, and which
+    of them a run began or ended in (their counts are partial)."""
     shown = (
         (minute, likes.get(minute, 0) if minute in likes or any(a <= minute <= b for a, b in spans) else None)
         for minute in minutes
@@ -218,7 +231,7 @@ def _recent_likes(conn: sqlite3.Connection, last_event_time: str | None) -> tupl
     return list(dropwhile(lambda row: row[1] is None, shown)), {minute for span in spans for minute in span}
 
 
-def _seconds_since(at: str | None, now: float) -> float | None:
+def seconds_since(at: str | None, now: float) -> float | None:
     """Seconds from `at` (local text, as the runs table keeps times) to `now`."""
     if at is None:
         return None
@@ -289,7 +302,7 @@ def no_database(db_path: Place, wrote: list[str]) -> str:
     return f"no database at {db_path} yet: start ./handle-stream first (wrote header-only {' '.join(wrote)})"
 
 
-def describe(db_path: Path, status: Status) -> list[str]:
+def describe(db_path: Place | str, status: Status) -> list[str]:
     """The status as lines for people, headed by the database's name."""
     age = "never" if status.seconds_since_commit is None else f"{status.seconds_since_commit:.1f} s ago"
     head = (

@@ -46,6 +46,7 @@ class Options:
     retention_minutes: int = options.RETENTION_MINUTES.default
     idle_exit: float | None = options.IDLE_EXIT.default  # end the run after this long without input
     share: str = options.SHARE.default  # the writer's part of the stream, on ClickHouse
+    keep_events_days: int = options.KEEP_EVENTS_DAYS.default  # on ClickHouse
     drain_seconds: float = 3.0  # after a stop request, for what is already in the pipe
 
 
@@ -142,7 +143,7 @@ class Ingest:
         try:
             with (
                 writer_lock(self.db) as lock,
-                closing(open_store(self.db, self.options.retention_minutes, self.options.share)) as store,
+                closing(self._open_store()) as store,
             ):
                 for note in store.upgrade_notes:
                     self.log(note)
@@ -171,6 +172,15 @@ class Ingest:
             raise RunFailed(str(exc), self.totals if reading else None) from exc
         return RunResult(self.totals, reason)
 
+    def _open_store(self) -> Writable:
+        settings = self.options
+        return open_store(
+            self.db,
+            retention_minutes=settings.retention_minutes,
+            share=settings.share,
+            keep_events_days=settings.keep_events_days,
+        )
+
     def _ingest(self, store: Writable, aggregator: Aggregator) -> EndReason:
         writer = BackgroundWriter(store, self.totals.add, self.log)
         try:
@@ -189,7 +199,7 @@ class Ingest:
                 f"warning: dropped {counted(dropped, 'saved fast-liker window')}"
                 " that could not be read (like_windows); those users' windows start over"
             )
-        return Aggregator(resume=windows, voices=Voices(*store.load_voices()))
+        return Aggregator(resume=windows, voices=Voices(*store.load_voices()), keep_events=store.keeps_events)
 
     def _loop(self, writer: BackgroundWriter, aggregator: Aggregator) -> EndReason:
         policy, reader = self.policy, self.reader

@@ -140,6 +140,14 @@ SHARE = Option(
     " of a log keyed by DID), so that several writers' runs do not collide",
     "BLUESKY_SHARE",
 )
+KEEP_EVENTS_DAYS = Option(
+    "--keep-events-days",
+    number(int, zero=True, at_most=36_500),
+    7,
+    "on ClickHouse, days to keep every valid event in the events table, for questions over"
+    " history (0: keep none)",
+    "BLUESKY_KEEP_EVENTS_DAYS",
+)
 PROGRESS_INTERVAL = Option(
     "--progress-interval", positive(float), 10.0, "seconds between progress lines on stderr"
 )
@@ -152,6 +160,7 @@ HANDLE_STREAM: tuple[Option[object], ...] = (
     FLUSH_INTERVAL,
     PROGRESS_INTERVAL,
     SHARE,
+    KEEP_EVENTS_DAYS,
 )
 PERIODIC: tuple[Option[object], ...] = (DB, METRICS_DIR)
 

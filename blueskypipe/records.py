@@ -21,6 +21,9 @@ WindowSnapshot: TypeAlias = "dict[str, Held]"
 # The word chart's memory (voices.py): a voice's hash -> the stream time
 # (microseconds) until which it counts no more.
 Blocks: TypeAlias = "dict[int, int]"
+# A valid event as received, for a store that keeps raw events:
+# (timestamp, collection, DID, action, the line itself).
+ValidEvent: TypeAlias = "tuple[str, str, str, str, bytes]"
 
 
 @dataclass(slots=True)
@@ -82,6 +85,9 @@ class Batch:
     voices: Blocks = field(default_factory=dict)
     recent_post_times: list[int] | None = None  # when they changed
     voices_kept_between: tuple[int, int] | None = None
+    # Every valid event of the batch, in stream order, when the store keeps
+    # raw events (ClickHouse); None when it keeps rollups only.
+    valid_events: list[ValidEvent] | None = None
 
     @property
     def likes_by_minute(self) -> dict[str, int]:

@@ -143,6 +143,8 @@ _DISK_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
 class Store:
     """The writer's side of the database: one `write` per batch."""
 
+    keeps_events = False  # rollups only: raw events are what ClickHouse is for
+
     def __init__(
         self,
         path: Path,

@@ -18,6 +18,7 @@ class Writable(Protocol):
     """What a run needs of its store. Every method raises StoreError."""
 
     upgrade_notes: list[str]
+    keeps_events: bool  # whether its batches should carry their valid events
 
     @property
     def path(self) -> object: ...  # what messages call it: never a password
@@ -47,10 +48,11 @@ def writer_lock(place: Place) -> AbstractContextManager[WriterLock | None]:
     return nullcontext()
 
 
-def open_store(place: Place, retention_minutes: int, share: str) -> Writable:
-    """The store of `place`, for one run of handle-stream."""
+def open_store(place: Place, *, retention_minutes: int, share: str, keep_events_days: int) -> Writable:
+    """The store of `place`, for one run of handle-stream. The share and
+    the days of raw events are ClickHouse's: SQLite keeps rollups only."""
     if isinstance(place, Path):
         return Store(place, retention_minutes)
     from blueskypipe.clickhouse import ClickHouseStore, connect
 
-    return ClickHouseStore(connect(place), share=share, path=place)
+    return ClickHouseStore(connect(place), share=share, path=place, keep_events_days=keep_events_days)

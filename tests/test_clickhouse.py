@@ -10,11 +10,13 @@ import os
 import random
 import re
 import subprocess
+import sys
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -22,15 +24,17 @@ import clickhouse_connect
 import orjson
 import pytest
 
-from blueskypipe import db
+from blueskypipe import clickhouse_status, db, health
 from blueskypipe.aggregate import Aggregator
-from blueskypipe.clickhouse import ClickHouseStore
+from blueskypipe.clickhouse import EVENT_COLUMNS, ClickHouseStore
 from blueskypipe.clickhouse import read_metrics as read_clickhouse
 from blueskypipe.export import METRICS, read_metrics
 from blueskypipe.lock import writer_running
 from blueskypipe.records import EndReason
 from blueskypipe.store import Store
 from blueskypipe.voices import Voices
+from tests import reference
+from tests.feeds import LOSS_SECONDS, PIPE_BYTES, Lines, PacedFeed
 from tests.helpers import ROOT, SAMPLE, did, event, post, simulate_to_file, wait_for
 
 pytestmark = pytest.mark.clickhouse
@@ -48,7 +52,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def client(engine: object) -> object:
-    engine.command("DROP TABLE IF EXISTS deltas")  # type: ignore[attr-defined]
+    for table in ("deltas", "events"):
+        engine.command(f"DROP TABLE IF EXISTS {table}")  # type: ignore[attr-defined]
     return engine
 
 
@@ -61,7 +66,9 @@ def feed(lines: list[bytes], *stores: Store | ClickHouseStore, runs: int = 1) ->
             store.begin_run()
         # Resumed from ClickHouse's saved state: SQLite's is the yardstick.
         windows, _ = stores[-1].take_windows()
-        aggregator = Aggregator(resume=windows, voices=Voices(*stores[-1].load_voices()))
+        aggregator = Aggregator(
+            resume=windows, voices=Voices(*stores[-1].load_voices()), keep_events=stores[-1].keeps_events
+        )
         part = lines[start : start + per_run]
         for offset in range(0, len(part), CHUNK):
             aggregator.add_lines(part[offset : offset + CHUNK])
@@ -121,12 +128,77 @@ def test_edge_lines_give_the_same_metrics(tmp_path: Path, client: object) -> Non
     assert read_clickhouse(client) == expected
 
 
+class Clock:
+    """A wall clock the test sets, read by both stores alike."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_status_is_sqlites_at_every_moment(tmp_path: Path, client: object) -> None:
+    """The same batches at the same wall times give periodic the same
+    Status on both stores: runs ended, killed and running, gaps between
+    them, a jump of event time, the rate, the chart."""
+    lines = simulate_to_file(tmp_path / "events.jsonl", 24_000, 5, "--rate", "20").read_bytes().splitlines()
+    lines.insert(16_000, event("2031-01-01T00:00:00"))  # in run 3: a like far from the stream's time
+    # The wall clock keeps pace with the stream's time, as live.
+    clock = Clock(datetime.fromisoformat(orjson.loads(lines[0])["timestamp"]).timestamp())
+    sqlite = Store(tmp_path / "bluesky.db", clock=clock)
+    house = ClickHouseStore(client, clock=clock)
+    stores = (sqlite, house)
+
+    def moments() -> Iterator[float]:
+        """Now, the moments after the latest commit that the status judges
+        differently (fresh, rate of a young run, stale), and much later."""
+        yield from (clock.now + 0.4, clock.now + 30, clock.now + 75, clock.now + 3 * 86400)
+
+    def compare() -> None:
+        for now in moments():
+            with db.snapshot(tmp_path / "bluesky.db") as conn:
+                expected = health.read(conn, now)
+            assert clickhouse_status.read(client, "", now, None) == expected
+            assert health.describe("x", expected)
+
+    # Run 1 ends; run 2 is killed; after a skipped stretch (a gap in event
+    # time), run 3 is running at each check.
+    parts = [(lines[:8_000], EndReason.END_OF_INPUT), (lines[8_000:12_000], None), (lines[15_000:], None)]
+    for part, end in parts:
+        clock.now += 120
+        for store in stores:
+            store.begin_run()
+        aggregator = Aggregator()
+        for offset in range(0, len(part), 1_500):
+            clock.now += 75.0  # 1,500 events at 20 a second
+            aggregator.add_lines(part[offset : offset + 1_500])
+            batch = aggregator.take_batch()
+            for store in stores:
+                store.write(batch)
+            if offset in (0, 1_500, 6_000):
+                compare()
+        if end is not None:
+            clock.now += 0.5
+            for store in stores:
+                store.end_run(end)
+        compare()
+    sqlite.close()
+    with db.snapshot(tmp_path / "bluesky.db") as conn:
+        status = health.read(conn, clock.now + 1)
+    assert status.run is not None and status.run.far_off_likes == 1
+    assert [gap.after_run for gap in status.gaps] == [2, 1] and status.gaps[0].after_run_ended_by == "killed"
+    assert status.events_per_second and len(status.recent_likes) == 20  # from the first run's first minute
+    assert status.missed_gaps == 2 and status.missed_seconds > 0
+    assert None in dict(status.recent_likes).values(), "the skipped stretch is drawn as such"
+
+
 def test_a_batch_sent_again_counts_once(client: object) -> None:
     """An insert whose answer was lost (a timeout) is sent again with the
     same token: ClickHouse keeps the first."""
     store = ClickHouseStore(client)
     store.begin_run()
-    aggregator = Aggregator()
+    aggregator = Aggregator(keep_events=True)
     aggregator.add_lines(SAMPLE.read_bytes().splitlines())
     batch = aggregator.take_batch(final=True)
     store.write(batch)
@@ -134,6 +206,111 @@ def test_a_batch_sent_again_counts_once(client: object) -> None:
     store.write(batch)
     (total,) = client.query("SELECT sum(n) FROM deltas WHERE kind = 'minute'").result_rows[0]  # type: ignore[attr-defined]
     assert total == sum(batch.likes_by_minute.values()) > 0
+    assert _count(client, "events") == batch.events == len(batch.valid_events or [])
+
+
+def test_every_valid_event_is_kept_as_received(client: object) -> None:
+    """The events table holds each valid line once, and no other, with the
+    fields a question over history starts from; a timestamp beyond the years
+    ClickHouse holds is kept as written, its time at the nearest end."""
+    lines = SAMPLE.read_bytes().splitlines()
+    lines[10:10] = [b"{", b'{"kind": "commit"}', b"\xff\xfe", b'{"timestamp": "9999-12-31T23:59:59"}']
+    lines += [event("0001-01-01T00:00:00"), event("9999-12-31T23:59:59.5"), event("20250316T120610Z")]
+    feed(lines, ClickHouseStore(client), runs=2)
+    rows = client.query(  # type: ignore[attr-defined]
+        "SELECT line, timestamp, did, collection, action, text, langs, toString(time) FROM events"
+    ).result_rows
+    valid = [line.decode() for line in lines if reference.event_of(line) is not None]
+    assert sorted(row[0] for row in rows) == sorted(valid)
+    times = {}
+    for line, timestamp, did_, collection, action, text, langs, at in rows:
+        obj = orjson.loads(line)
+        record = obj["record"] or {}
+        assert (timestamp, did_, action) == (obj["timestamp"], obj["repo"], obj["action"])
+        assert collection == obj["path"].partition("/")[0]
+        assert (text, langs) == (record.get("text") or "", record.get("langs") or [])
+        times[timestamp] = at
+    assert times["0001-01-01T00:00:00"] == "1900-01-01 00:00:00.000000"
+    assert times["9999-12-31T23:59:59.5"] == "2299-12-31 23:59:59.000000"
+    assert times["20250316T120610Z"] == "2025-03-16 12:06:10.000000"
+
+
+def test_the_queries_docs_clickhouse_shows_run(client: object) -> None:
+    """Each query of docs/clickhouse.md, on the tables a run leaves."""
+    text = (ROOT / "docs" / "clickhouse.md").read_text()
+    queries = [
+        q.strip()
+        for block in re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
+        for q in re.sub(r"^--.*$", "", block, flags=re.MULTILINE).split(";")
+        if q.strip()
+    ]
+    assert len(queries) >= 5
+    now = _now_text()
+    lines = [*SAMPLE.read_bytes().splitlines(), post(now, "Bridge engineering today", ["en"]), event(now)]
+    feed(lines, ClickHouseStore(client))
+    answers = [client.query(q).result_rows for q in queries]  # type: ignore[attr-defined]
+    assert all(answers[:3]), "each question over the raw events finds something"
+    assert sum(n for _, n in answers[3]) == sum(b'"app.bsky.feed.like/' in line for line in lines)
+
+
+def _now_text() -> str:
+    """Now, as a timestamp the docs' queries compare with ClickHouse's now()."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat()
+
+
+def test_events_a_kill_left_without_their_deltas_go_at_the_next_start(client: object) -> None:
+    """A batch's events are inserted before its deltas; a kill between the
+    two leaves events no rollup counted, which the share's next run deletes."""
+    lines = SAMPLE.read_bytes().splitlines()
+    store = ClickHouseStore(client)
+    store.begin_run()
+    aggregator = Aggregator(keep_events=True)
+    aggregator.add_lines(lines[:200])
+    store.write(aggregator.take_batch())
+    aggregator.add_lines(lines[200:])
+    killed = aggregator.take_batch()
+    assert killed.valid_events
+    # The first of the batch's two inserts, and then the kill.
+    store._insert("events", EVENT_COLUMNS, store._event_rows(killed.valid_events))
+    assert _count(client, "events") == sum(reference.event_of(line) is not None for line in lines)
+    other = ClickHouseStore(client, share="other")  # another share's runs are not its to judge
+    other.begin_run()
+    assert _count(client, "events") == sum(reference.event_of(line) is not None for line in lines)
+    ClickHouseStore(client).begin_run()
+    assert _count(client, "events") == sum(reference.event_of(line) is not None for line in lines[:200])
+    assert _count(client, "events") == _counted_events(client)
+
+
+def test_the_days_events_are_kept_are_the_last_writers(client: object) -> None:
+    def ttl() -> str:
+        ((engine,),) = client.query(  # type: ignore[attr-defined]
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+        ).result_rows
+        return re.findall(r"TTL .*?\)", engine)[0]
+
+    ClickHouseStore(client)
+    assert ttl() == "TTL received + toIntervalDay(7)"
+    ClickHouseStore(client, keep_events_days=30)
+    assert ttl() == "TTL received + toIntervalDay(30)"
+    # None kept: the table and its setting stay, and nothing is added.
+    store = ClickHouseStore(client, keep_events_days=0)
+    store.begin_run()
+    aggregator = Aggregator(keep_events=store.keeps_events)
+    aggregator.add_lines(SAMPLE.read_bytes().splitlines())
+    store.write(aggregator.take_batch(final=True))
+    assert ttl() == "TTL received + toIntervalDay(30)"
+    assert _count(client, "events") == 0 < _counted_events(client)
+
+
+def _count(client: object, table: str) -> int:
+    return client.query(f"SELECT count() FROM {table}").result_rows[0][0]  # type: ignore[attr-defined]
+
+
+def _counted_events(client: object) -> int:
+    """The events the rollups counted."""
+    return client.query(  # type: ignore[attr-defined]
+        "SELECT sum(n) FROM deltas WHERE kind = 'count' AND k1 = 'events'"
+    ).result_rows[0][0]
 
 
 def run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -267,10 +444,14 @@ def _status_events(status: bytes) -> int:
 
 
 def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> None:
+    """Kills land a random while after each run's first commit (chdb's
+    start-up takes seconds on a loaded machine): what is committed is a
+    prefix of whole batches, as much as SQLite's loss bound says, and every
+    table agrees with every other once the next run has started."""
     rng = random.Random(26)
     args = ("--rate", "500", "--fast-likers", "5", "--engineering-share", "0.2")
-    stream = simulate_to_file(tmp_path / "events.jsonl", 60_000, 26, *args)
-    lines = stream.read_bytes().splitlines(keepends=True)
+    source = Lines(simulate_to_file(tmp_path / "events.jsonl", 150_000, 26, *args))
+    lines = source.data.splitlines(keepends=True)
     likes_upto = _likes_upto(lines)
     place = f"chdb://{tmp_path / 'ch'}"
     metrics = tmp_path / "chdb"
@@ -281,20 +462,19 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert proc.stdin is not None and proc.stderr is not None
-        writer = threading.Thread(target=_feed, args=(proc.stdin, lines[done:]), daemon=True)
-        writer.start()
-        # The kill lands a random while after the run's first commit: chdb's
-        # start-up takes seconds on a loaded machine, and a kill before it
-        # would test nothing.
+        assert proc.stderr is not None
+        feed = PacedFeed(proc, source, done)
         _wait_for_a_commit(proc.stderr)
         threading.Thread(target=proc.stderr.read, daemon=True).start()
         time.sleep(rng.uniform(0.2, 2.0))
+        killed_at = time.monotonic()
         proc.kill()
         proc.wait()
-        writer.join(timeout=30)
+        feed.stop()
+        assert feed.fed_by(killed_at) < len(lines) - 10_000, "the input ran short"
         shown = run("periodic", "--db", place, "--metrics-dir", str(metrics))
         assert shown.returncode == 0, shown.stderr
+        assert b"ended without a word (killed or crashed)" in shown.stdout, shown.stdout
         committed = _status_events(shown.stdout)
         assert done < committed < len(lines), "each run committed something before its kill"
         # Whole batches only: the likes are exactly those of the committed prefix.
@@ -304,6 +484,10 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
             if n.isdigit()
         )
         assert likes == likes_upto[committed]
+        owed = feed.fed_by(killed_at - LOSS_SECONDS)
+        assert source.starts[committed] >= source.starts[owed] - PIPE_BYTES, (
+            f"{owed - committed:,} lines fed more than {LOSS_SECONDS} s before the kill were lost"
+        )
         done = committed
     assert run("handle-stream", "--db", place, stdin=b"".join(lines[done:])).returncode == 0
     assert run("periodic", "--db", place, "--metrics-dir", str(metrics)).returncode == 0
@@ -312,6 +496,11 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
     assert run("periodic", "--db", sqlite, "--metrics-dir", str(tmp_path / "sqlite")).returncode == 0
     for name in ("likes-per-minutes.csv", "top-10-word.csv", "posts-per-language.csv"):
         assert (metrics / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+    assert _chdb_rows(
+        tmp_path / "ch",
+        "SELECT (SELECT count() FROM events),"
+        " (SELECT sum(n) FROM deltas WHERE kind = 'count' AND k1 = 'events')",
+    ) == [[len(lines)] * 2], "each event once in the events table, and counted once"
     # Windows live in memory between graceful stops, so a kill can only shrink them.
     expected = dict(csv.reader(io.StringIO((tmp_path / "sqlite" / "fast-likers.csv").read_text())))
     for user, likes in csv.reader(io.StringIO((metrics / "fast-likers.csv").read_text())):
@@ -327,13 +516,15 @@ def _wait_for_a_commit(stderr: IO[bytes]) -> None:
     raise AssertionError("handle-stream ended before its first commit")
 
 
-def _feed(pipe: IO[bytes], lines: list[bytes]) -> None:
-    """Write `lines` in chunks until they end or the reader is killed."""
-    try:
-        for start in range(0, len(lines), 500):
-            pipe.write(b"".join(lines[start : start + 500]))
-            pipe.flush()
-            time.sleep(0.05)  # about 10,000 lines a second: several batches a second
-        pipe.close()
-    except (BrokenPipeError, ValueError, OSError):
-        pass
+def _chdb_rows(folder: Path, sql: str) -> list[list[object]]:
+    """The rows of `sql` on the chdb database in `folder`, read by another
+    process: chdb allows one database per process, and this one has its own."""
+    script = (
+        "import sys, clickhouse_connect, orjson;"
+        "rows = clickhouse_connect.get_client(dsn=sys.argv[1]).query(sys.argv[2]).result_rows;"
+        "sys.stdout.buffer.write(orjson.dumps([list(r) for r in rows]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"chdb://{folder}", sql], capture_output=True, check=True, timeout=120
+    )
+    return orjson.loads(done.stdout)
