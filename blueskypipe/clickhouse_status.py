@@ -77,7 +77,7 @@ def read(client: Client, share: str, now: float, writer_alive: bool | None) -> S
     partial: set[str] = set()
     if minutes:
         recent_likes, partial = health.chart(
-            minutes, _likes(client, minutes[0], minutes[-1]), _spans(runs, minutes[0], minutes[-1])
+            minutes, _likes(client, share, minutes[0], minutes[-1]), _spans(runs, minutes[0], minutes[-1])
         )
     return Status(
         recent_likes=recent_likes,
@@ -216,13 +216,15 @@ def _rate(client: Client, share: str, run: Run | None, now: float) -> tuple[floa
     return health.rate([(float(at), int(n)) for at, n in commits], started, now)
 
 
-def _likes(client: Client, first: str, last: str) -> dict[str, int]:
+def _likes(client: Client, share: str, first: str, last: str) -> dict[str, int]:
+    """The share's likes of each minute from first to last."""
     return {
         minute: int(likes)
         for minute, likes in result(
             client,
-            "SELECT k1, sum(n) FROM deltas WHERE kind = 'minute'"
+            "SELECT k1, sum(n) FROM deltas WHERE kind = 'minute' AND share = {share:String}"
             " AND k1 BETWEEN {first:String} AND {last:String} GROUP BY k1",
+            share=share,
             first=first,
             last=last,
         )

@@ -15,7 +15,8 @@ I/O, so each rule is tested with plain numbers.
 - Back-pressure: while the writer is busy (a slow commit, a lock held by
   someone else) the loop reads on into the same batch, until it holds
   MAX_HELD_BATCHES times `batch_size`; then it stops reading (the pipe
-  waits), so memory stays bounded.
+  waits), so memory stays bounded. A batch that keeps its raw lines (for
+  ClickHouse's events table) stops at MAX_HELD_RAW_LINES.
 - Stop: a first request drains what is already in the pipe (until it is
   empty for a moment, or for at most `drain_seconds`); a second stops now.
   With `idle_exit`, no input for that long stops too (`idle`): a firehose
@@ -32,6 +33,8 @@ from blueskypipe.records import EndReason
 
 HEARTBEAT_SECONDS = 15.0
 MAX_HELD_BATCHES = 50
+# A held line whose raw event is kept costs about 750 bytes until written.
+MAX_HELD_RAW_LINES = 100_000
 FINAL_WRITE_PATIENCE = 10.0
 # While stopping, this long without input means the pipe is drained.
 DRAIN_QUIET_SECONDS = 0.2
@@ -57,6 +60,7 @@ class FlushPolicy:
         idle_exit: float | None = None,
     ) -> None:
         self.batch_size = batch_size
+        self.max_held = batch_size * MAX_HELD_BATCHES  # lines a batch may hold while the writer is busy
         self.interval = interval
         self.drain_seconds = drain_seconds
         self.idle_exit = idle_exit
@@ -65,6 +69,10 @@ class FlushPolicy:
         self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._stop_at: float | None = None
         self._give_up_at: float | None = None
+
+    def hold_raw_lines(self) -> None:
+        """The batches keep their raw lines: hold fewer while the writer is busy."""
+        self.max_held = min(self.max_held, max(self.batch_size, MAX_HELD_RAW_LINES))
 
     @property
     def stop_requested(self) -> bool:
@@ -113,7 +121,7 @@ class FlushPolicy:
         self._give_up_at = now + FINAL_WRITE_PATIENCE
 
     def _pressed(self, lines: int, busy: bool) -> bool:
-        return busy and lines >= self.batch_size * MAX_HELD_BATCHES
+        return busy and lines >= self.max_held
 
     def read_timeout(self, now: float, wake_at: float, lines: int) -> float:
         """How long the next read may wait for input, for a batch of `lines`

@@ -147,6 +147,8 @@ class Ingest:
             ):
                 for note in store.upgrade_notes:
                     self.log(note)
+                if store.keeps_events:
+                    self.policy.hold_raw_lines()
                 store.begin_run()
                 if lock is not None:
                     lock.describe(f"run {store.run_id}, pid {os.getpid()}, started {store.started_at}")

@@ -340,6 +340,29 @@ def test_the_executables_on_chdb_write_the_csvs_sqlite_does(tmp_path: Path) -> N
         assert (tmp_path / "chdb" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
 
 
+def test_the_sqlite_path_imports_nothing_the_extra_brings(tmp_path: Path) -> None:
+    """With the extra installed (as here), handle-stream on SQLite loads
+    none of it, nor numpy, which nltk would import if it could."""
+    script = (
+        "import sys\n"
+        "from blueskypipe import cli, words\n"
+        "code = cli.handle_stream(['--db', sys.argv[1]])\n"
+        "words.tools()\n"
+        "extra = ('numpy', 'pandas', 'pyarrow', 'chdb', 'clickhouse_connect')\n"
+        "loaded = [m for m in extra if sys.modules.get(m)]\n"
+        "assert not loaded, loaded\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "bluesky.db")],
+        input=SAMPLE.read_bytes(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+
+
 def test_a_password_in_a_dsn_is_never_shown(tmp_path: Path) -> None:
     dsn = "clickhouse://alice:s3cret@127.0.0.1:1/bluesky"  # nothing listens on port 1
     results = [
@@ -414,7 +437,16 @@ def test_writers_of_two_shares_one_after_another_count_as_one(tmp_path: Path) ->
     place = f"chdb://{tmp_path / 'ch'}"
     for share, part in shares.items():
         assert run("handle-stream", "--db", place, "--share", share, stdin=b"".join(part)).returncode == 0
-    assert run("periodic", "--db", place, "--metrics-dir", str(tmp_path / "chdb")).returncode == 0
+    shown = run("periodic", "--db", place, "--metrics-dir", str(tmp_path / "chdb"))
+    assert shown.returncode == 0
+    # A status for each share, with its own writer's run and counts.
+    for share, part in shares.items():
+        head = re.search(
+            rf"^{re.escape(place)} share {share}: .*, ([\d,]+) events?, ".encode(), shown.stdout, re.M
+        )
+        assert head, shown.stdout
+        assert int(head[1].replace(b",", b"")) == len(part)
+    assert shown.stdout.count(b"handle-stream is not running: run 1 ended (end of input)") == 2
     sqlite = str(tmp_path / "bluesky.db")
     assert run("handle-stream", "--db", sqlite, stdin=b"".join(lines)).returncode == 0
     assert run("periodic", "--db", sqlite, "--metrics-dir", str(tmp_path / "sqlite")).returncode == 0

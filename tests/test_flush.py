@@ -7,6 +7,7 @@ from blueskypipe.flush import (
     FINAL_WRITE_PATIENCE,
     HEARTBEAT_SECONDS,
     MAX_HELD_BATCHES,
+    MAX_HELD_RAW_LINES,
     FlushPolicy,
     Step,
 )
@@ -47,6 +48,20 @@ def test_a_busy_writer_lets_the_batch_grow_up_to_max_held_batches() -> None:
     assert p.next_step(5.0, lines=limit - 1, busy=True) is Step.READ
     assert p.next_step(5.0, lines=limit, busy=True) is Step.WAIT
     assert p.next_step(5.0, lines=limit, busy=False) is Step.HAND_OVER
+
+
+def test_batches_that_keep_raw_lines_hold_fewer_while_the_writer_is_busy() -> None:
+    big = FlushPolicy(0.0, batch_size=20_000, interval=1.0, drain_seconds=3.0)
+    big.hold_raw_lines()
+    assert big.next_step(0.5, lines=MAX_HELD_RAW_LINES - 1, busy=True) is Step.READ
+    assert big.next_step(0.5, lines=MAX_HELD_RAW_LINES, busy=True) is Step.WAIT
+    # Never fewer than one batch, nor more than the rule for all batches.
+    huge = FlushPolicy(0.0, batch_size=3 * MAX_HELD_RAW_LINES, interval=1.0, drain_seconds=3.0)
+    huge.hold_raw_lines()
+    assert huge.next_step(0.5, lines=3 * MAX_HELD_RAW_LINES - 1, busy=True) is Step.READ
+    small = policy()
+    small.hold_raw_lines()
+    assert small.next_step(5.0, lines=100 * MAX_HELD_BATCHES, busy=True) is Step.WAIT
 
 
 def test_a_stop_drains_until_the_pipe_is_quiet_or_the_drain_time_is_up() -> None:
