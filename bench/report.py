@@ -221,7 +221,7 @@ def _clickhouse(r: Results) -> list[Row]:
         ),
         ("ClickHouse: peak RSS, 1M events", f"{ch['peak_rss_mb']:.0f} MB", NO_BOUND),
         (
-            "ClickHouse: folder per million events, with raw events / rollups only",
+            "ClickHouse: data per million events (active parts), with raw events / rollups only",
             f"{ch['folder_mb_per_million_events']:.1f} MB"
             f" / {ch['rollups_only_mb_per_million_events']:.1f} MB",
             NO_BOUND,

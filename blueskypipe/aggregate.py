@@ -154,7 +154,7 @@ class Aggregator:
             if not first:
                 first = ts
             if kept is not None:
-                kept.append((ts, collection, repo, action, line))
+                kept.append((times.parse(ts)[1], ts, collection, repo, action, line))
         batch.lines += len(lines)
         batch.ignored_actions += ignored
         if like_users:

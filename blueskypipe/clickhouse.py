@@ -26,68 +26,40 @@ come with the `clickhouse` extra.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from blueskypipe.db import local_now
 from blueskypipe.errors import StoreError
-from blueskypipe.events import TimestampParser
 from blueskypipe.export import METRICS
 from blueskypipe.places import ClickHouse
-from blueskypipe.records import Batch, Blocks, EndReason, ValidEvent, WindowSnapshot
+from blueskypipe.records import Batch, Blocks, EndReason, WindowSnapshot
 from blueskypipe.store import ingest_counts
 from blueskypipe.times import MICROS_PER_DAY, MICROS_PER_MINUTE, micros, minute_text
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deltas (
-    share LowCardinality(String),
-    run   UInt32,
-    batch UInt64,
-    kind  LowCardinality(String),
-    k1    String,
-    k2    String,
-    n     Int64
-) ENGINE = MergeTree
-ORDER BY (kind, k1, k2, share, run, batch)
-SETTINGS non_replicated_deduplication_window = 10000
-"""
 
-# `time` is the event's timestamp as a DateTime64 (its naive wall-clock
-# digits, held as UTC so nothing converts them), clamped to the years the
-# type holds; `timestamp` is as written. Text and languages come from the
-# line, for queries; what counts as valid was decided by the parser.
-# Partitions are days of arrival, so the TTL drops whole parts.
-EVENTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    received   DateTime DEFAULT now(),
-    share      LowCardinality(String),
-    run        UInt32,
-    batch      UInt64,
-    time       DateTime64(6, 'UTC'),
-    timestamp  String,
-    collection LowCardinality(String),
-    did        String,
-    action     LowCardinality(String),
-    line       String CODEC(ZSTD(3)),
-    text       String DEFAULT JSONExtractString(line, 'record', 'text'),
-    langs      Array(String) DEFAULT JSONExtract(line, 'record', 'langs', 'Array(String)'),
-    INDEX runs run TYPE minmax GRANULARITY 1
-) ENGINE = MergeTree
-PARTITION BY toYYYYMMDD(received)
-ORDER BY (collection, time)
-TTL received + INTERVAL {days} DAY
-SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000
-"""
+def _tables() -> dict[str, str]:
+    """The CREATE TABLE statements of clickhouse.sql, by table name."""
+    text = resources.files("blueskypipe").joinpath("clickhouse.sql").read_text(encoding="utf-8")
+    # Without the comments: the client reads a query's first word to tell a
+    # command from a query.
+    text = re.sub(r"^--.*\n", "", text, flags=re.MULTILINE)
+    statements = (s for s in text.split(";") if "CREATE TABLE" in s)
+    return {re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", s)[1]: s.strip() for s in statements}  # type: ignore[index]
 
+
+TABLES = _tables()
 COLUMNS = ["share", "run", "batch", "kind", "k1", "k2", "n"]
 EVENT_COLUMNS = ["share", "run", "batch", "time", "timestamp", "collection", "did", "action", "line"]
 _EPOCH = micros(datetime(1970, 1, 1))
@@ -176,11 +148,10 @@ class ClickHouseStore:
         self.clock = clock
         self.share = share
         self.path = path  # what messages call it: the place, masked
-        self._command(SCHEMA)
+        self._command(TABLES["deltas"])
         self.keeps_events = keep_events_days > 0
         if self.keeps_events:
             self._keep_events_for(keep_events_days)
-        self._times = TimestampParser()
         self.run_id = 0
         self._tokens = ""
         self.started_at: str | None = None
@@ -193,34 +164,49 @@ class ClickHouseStore:
     def _keep_events_for(self, days: int) -> None:
         """Create the events table, or give it this TTL: the writer started
         last decides how long events are kept."""
-        self._command(EVENTS_SCHEMA.format(days=days))
+        self._command(TABLES["events"].replace("{days}", str(days)))
         ((engine,),) = self._query(
             "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
         )
-        if f"toIntervalDay({days})," not in engine:
+        # Only when it changes: a new TTL is applied to every part already there.
+        if re.findall(r"TTL received \+ toIntervalDay\((\d+)\)", engine) != [str(days)]:
             self._command(f"ALTER TABLE events MODIFY TTL received + INTERVAL {days} DAY")
 
     def begin_run(self) -> None:
         ((latest,),) = self._query(
             "SELECT max(run) FROM deltas WHERE share = {share:String}", share=self.share
         )
-        self._forget_uncommitted_events(int(latest or 0))
-        self.run_id = int(latest or 0) + 1
+        previous = int(latest or 0)
+        self._forget_uncommitted_events(previous)
+        self.run_id = previous + 1
         # The run's tokens are its own: a run number a discarded run (or a
         # writer of the same share elsewhere) used must not make ClickHouse
         # drop this run's batches as repeats.
         self._tokens = f"{self.share}/{self.run_id}/{uuid.uuid4().hex}"
         self._batch = 0
+        self._end_if_open(previous)
         self.started_at = local_now(self.clock())
-        self._insert("deltas", COLUMNS, [self._row(Row("run", "started", self.started_at, 0))])
-        self._batch += 1
+        self._insert_deltas(self._claim(), [Row("run", "started", self.started_at, 0)])
+
+    def _end_if_open(self, run: int) -> None:
+        """Record the share's `run` as killed if it never recorded an end,
+        as SQLite's next run does: no writer of the share runs but this one."""
+        ((ended,),) = self._query(
+            "SELECT count() FROM deltas WHERE kind = 'run' AND k1 = 'end'"
+            " AND share = {share:String} AND run = {run:UInt32}",
+            share=self.share,
+            run=run,
+        )
+        if run and not ended:
+            data = [[self.share, run, 0, "run", "end", EndReason.KILLED.value, 0]]
+            self._insert("deltas", COLUMNS, data, 0)
 
     def end_run(self, reason: EndReason) -> None:
         """Record why the run ended. Best effort, as SQLite's: after an
         error the database may be what failed."""
+        ended = [Row("run", "end", reason.value, 0), Row("run", "ended_at", local_now(self.clock()), 0)]
         try:
-            ended = [Row("run", "end", reason.value, 0), Row("run", "ended_at", local_now(self.clock()), 0)]
-            self._insert("deltas", COLUMNS, [self._row(row) for row in ended])
+            self._insert_deltas(self._claim(), ended)
         except StoreError:
             pass
 
@@ -233,14 +219,17 @@ class ClickHouseStore:
         )
 
     def _forget_uncommitted_events(self, run: int) -> None:
-        """Delete the events of the share's `run` that came after its last
-        deltas: a kill between a batch's two inserts left them."""
+        """Delete the events of the share's `run` whose batch has no deltas:
+        a kill, or a failed insert, between a batch's two inserts left them.
+        Every batch's deltas hold its commit row."""
         ((found,),) = self._query("EXISTS TABLE events")
         if not found:
             return
         where = "share = {share:String} AND run = {run:UInt32}"
         ((committed,),) = self._query(
-            f"SELECT max(batch) FROM deltas WHERE {where}", share=self.share, run=run
+            f"SELECT max(batch) FROM deltas WHERE {where} AND kind = 'run' AND k1 = 'commit'",
+            share=self.share,
+            run=run,
         )
         where += " AND batch > {batch:UInt64}"
         ((stray,),) = self._query(
@@ -252,23 +241,25 @@ class ClickHouseStore:
     def write(self, batch: Batch) -> None:
         """Insert the batch's valid events, then all its deltas at once: one
         part, all or nothing, which commits the batch."""
+        number = self._claim()
         if self.keeps_events and batch.valid_events:
-            self._insert("events", EVENT_COLUMNS, self._event_rows(batch.valid_events))
-        rows = [*batch_rows(batch), *_run_rows(batch, self.clock())]
-        self._insert("deltas", COLUMNS, [self._row(row) for row in rows])
+            low, high = _TIMES
+            rows = [
+                [self.share, self.run_id, number, min(max(at - _EPOCH, low), high), *rest]
+                for at, *rest in batch.valid_events
+            ]
+            self._insert("events", EVENT_COLUMNS, rows, number)
+        self._insert_deltas(number, [*batch_rows(batch), *_run_rows(batch, self.clock())])
+
+    def _claim(self) -> int:
+        """The number of the run's next insert (or pair of inserts): its own,
+        even when the one before failed, so that its token is its own too."""
         self._batch += 1
+        return self._batch
 
-    def _row(self, row: Row) -> list[object]:
-        return [self.share, self.run_id, self._batch + 1, row.kind, row.k1, row.k2, row.n]
-
-    def _event_rows(self, events: list[ValidEvent]) -> list[list[object]]:
-        low, high = _TIMES
-        parse = self._times.parse
-        number = self._batch + 1
-        return [
-            [self.share, self.run_id, number, min(max(parse(ts)[1] - _EPOCH, low), high), ts, *rest]
-            for ts, *rest in events
-        ]
+    def _insert_deltas(self, number: int, rows: Iterable[Row]) -> None:
+        data = [[self.share, self.run_id, number, r.kind, r.k1, r.k2, r.n] for r in rows]
+        self._insert("deltas", COLUMNS, data, number)
 
     def take_windows(self) -> tuple[WindowSnapshot, int]:
         """The windows the share's previous run saved at its graceful end."""
@@ -304,9 +295,9 @@ class ClickHouseStore:
         )
         return blocks, orjson.loads(recent) if recent else []
 
-    def _insert(self, table: str, columns: list[str], data: list[list[object]]) -> None:
-        """One insert for the current batch: one part while it holds fewer
-        rows than the server gathers into one block (min_insert_block_size_rows,
+    def _insert(self, table: str, columns: list[str], data: list[list[object]], number: int) -> None:
+        """One insert of batch `number`: one part while it holds fewer rows
+        than the server gathers into one block (min_insert_block_size_rows,
         a million), which a batch does by far. Sent again with the same
         token, it counts once (deduplication is per table)."""
         try:
@@ -314,7 +305,7 @@ class ClickHouseStore:
                 table,
                 data,
                 column_names=columns,
-                settings={"insert_deduplication_token": f"{self._tokens}/{self._batch + 1}"},
+                settings={"insert_deduplication_token": f"{self._tokens}/{number}"},
             )
         except Exception as exc:
             msg = f"cannot write {self.path}: {_first_line(exc)}"

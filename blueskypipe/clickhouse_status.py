@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -105,8 +105,9 @@ def _runs(client: Client, share: str) -> list[_Run]:
                   argMinIf(k2, batch, k1 = 'first_event_time'), argMaxIf(k2, batch, k1 = 'last_event_time'),
                   argMinIf(k2, batch, k1 = 'first_minute'), argMaxIf(k2, batch, k1 = 'last_minute'),
                   sumIf(n, k1 = 'far_off_likes'),
-                  maxIf(toFloat64OrZero(k2), k1 = 'commit'), countIf(k1 = 'commit'),
-                  maxIf(toFloat64OrZero(k2), k1 = 'commit' AND n > 0), countIf(k1 = 'commit' AND n > 0)
+                  argMaxIf(toFloat64OrZero(k2), batch, k1 = 'commit'), countIf(k1 = 'commit'),
+                  argMaxIf(toFloat64OrZero(k2), batch, k1 = 'commit' AND n > 0),
+                  countIf(k1 = 'commit' AND n > 0)
            FROM deltas WHERE kind = 'run' AND share = {share:String}
            GROUP BY run ORDER BY run""",
         share=share,
@@ -158,43 +159,54 @@ def _gaps(runs: list[_Run]) -> list[Gap]:
     ]
 
 
-def _julian(text: str | None) -> datetime | None:
-    """`text` as SQLite's julianday() reads it (an offset moves it to UTC),
-    or None where it reads nothing."""
+def _julian(text: str | None) -> float | None:
+    """julianday(text), as SQLite computes it: whole milliseconds from the
+    date, the time of day and an offset (moved to UTC), in days; None where
+    SQLite reads no time. The status's gaps and missed time are sums and
+    differences of these, in SQLite's order, so that they round alike."""
     found = _JULIAN.fullmatch(text or "")
     if found is None:
         return None
     year, month, day, hour, minute, second, fraction, sign, off_h, off_m = found.groups()
-    try:
-        at = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
-    except ValueError:
-        return None
-    at += timedelta(seconds=float(f"0.{fraction}") if fraction else 0.0)
+    y, m = int(year), int(month)
+    if m <= 2:
+        y, m = y - 1, m + 12
+    a = y // 100
+    b = 2 - a + a // 4
+    days = 36525 * (y + 4716) // 100 + 306001 * (m + 1) // 10000 + int(day) + b - 1524.5
+    ms = int(days * 86_400_000)
+    # The fraction digit by digit in a double, as SQLite reads it.
+    fraction_value, scale = 0.0, 1.0
+    for digit in fraction or "":
+        fraction_value, scale = fraction_value * 10.0 + int(digit), scale * 10.0
+    seconds = int(second or 0) + fraction_value / scale
+    ms += int(hour or 0) * 3_600_000 + int(minute or 0) * 60_000 + int(seconds * 1000 + 0.5)
     if sign:
-        at -= int(f"{sign}1") * timedelta(hours=int(off_h), minutes=int(off_m))
-    return at
+        ms -= int(f"{sign}1") * (int(off_h) * 60 + int(off_m)) * 60_000
+    return ms / 86_400_000.0
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
     a, b = _julian(start), _julian(end)
-    return None if a is None or b is None else round((b - a).total_seconds(), 1)
+    return None if a is None or b is None else round((b - a) * 86400, 1)
 
 
 def _missed(gaps: list[Gap], now: float) -> tuple[float, int]:
     """health's missed time: the gaps' event time within the last
     MISSED_WINDOW_SECONDS, and how many gaps that is."""
-    since = datetime.fromtimestamp(now - MISSED_WINDOW_SECONDS)
-    until = datetime.fromtimestamp(now)
-    seconds, count = 0.0, 0
+    since = _julian(datetime.fromtimestamp(now - MISSED_WINDOW_SECONDS).isoformat())
+    until = _julian(datetime.fromtimestamp(now).isoformat())
+    assert since is not None and until is not None
+    days, count = 0.0, 0
     for gap in gaps:
         start, end = _julian(gap.start), _julian(gap.end)
         if start is None or end is None:
             continue
         start, end = max(start, since), min(end, until)
         if end > start:
-            seconds += (end - start).total_seconds()
+            days += end - start
             count += 1
-    return round(seconds, 1), count
+    return round(days * 86400, 1), count
 
 
 def _rate(client: Client, share: str, run: Run | None, now: float) -> tuple[float | None, float]:

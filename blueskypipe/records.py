@@ -21,9 +21,10 @@ WindowSnapshot: TypeAlias = "dict[str, Held]"
 # The word chart's memory (voices.py): a voice's hash -> the stream time
 # (microseconds) until which it counts no more.
 Blocks: TypeAlias = "dict[int, int]"
-# A valid event as received, for a store that keeps raw events:
-# (timestamp, collection, DID, action, the line itself).
-ValidEvent: TypeAlias = "tuple[str, str, str, str, bytes]"
+# A valid event as received, for a store that keeps raw events: (its time
+# in microseconds as times.py counts them, timestamp, collection, DID,
+# action, the line itself).
+ValidEvent: TypeAlias = "tuple[int, str, str, str, str, bytes]"
 
 
 @dataclass(slots=True)

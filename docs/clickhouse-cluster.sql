@@ -8,7 +8,8 @@
 -- Replace `{cluster}`, the Keeper paths and the broker with your own;
 -- `{shard}` and `{replica}` are the servers' macros. Create these before the
 -- first handle-stream starts: its CREATE TABLE IF NOT EXISTS then finds
--- them. The columns must stay those of blueskypipe/clickhouse.py.
+-- them. The columns must stay those of blueskypipe/clickhouse.sql
+-- (tests/test_clickhouse_status.py checks the two tables against it).
 
 CREATE DATABASE IF NOT EXISTS bluesky ON CLUSTER '{cluster}';
 CREATE DATABASE IF NOT EXISTS bluesky_all ON CLUSTER '{cluster}';
@@ -61,7 +62,10 @@ ENGINE = Distributed('{cluster}', bluesky, events, cityHash64(did));
 -- Instead of handle-stream's own copy of the raw events: ClickHouse reads
 -- the topic that feeds the writers. Then start every handle-stream with
 -- --keep-events-days 0, or each event is kept twice. These rows are not
--- judged by the pipeline's parser: a line it would reject is stored here.
+-- judged by the pipeline's parser: a line it would reject is stored here,
+-- and `time` is ClickHouse's reading of the timestamp (an offset converted
+-- to UTC, an unreadable one as 1970), where handle-stream keeps the
+-- wall-clock digits and clamps the years.
 CREATE TABLE bluesky.firehose_queue ON CLUSTER '{cluster}' (line String)
 ENGINE = Kafka
 SETTINGS kafka_broker_list = 'kafka:9092',

@@ -26,8 +26,9 @@ import pytest
 
 from blueskypipe import clickhouse_status, db, health
 from blueskypipe.aggregate import Aggregator
-from blueskypipe.clickhouse import EVENT_COLUMNS, ClickHouseStore
+from blueskypipe.clickhouse import ClickHouseStore
 from blueskypipe.clickhouse import read_metrics as read_clickhouse
+from blueskypipe.errors import StoreError
 from blueskypipe.export import METRICS, read_metrics
 from blueskypipe.lock import writer_running
 from blueskypipe.records import EndReason
@@ -160,11 +161,18 @@ def test_the_status_is_sqlites_at_every_moment(tmp_path: Path, client: object) -
             with db.snapshot(tmp_path / "bluesky.db") as conn:
                 expected = health.read(conn, now)
             assert clickhouse_status.read(client, "", now, None) == expected
-            assert health.describe("x", expected)
 
-    # Run 1 ends; run 2 is killed; after a skipped stretch (a gap in event
-    # time), run 3 is running at each check.
-    parts = [(lines[:8_000], EndReason.END_OF_INPUT), (lines[8_000:12_000], None), (lines[15_000:], None)]
+    # Run 1 ends; run 2 is killed; a run that reads nothing is discarded;
+    # run 3 ends on an error; after a skipped stretch (a gap in event time),
+    # run 4 is running at each check, and at last commits without events.
+    discard = "discard"
+    parts = [
+        (lines[:6_000], EndReason.END_OF_INPUT),
+        (lines[6_000:9_000], None),
+        ([], discard),
+        (lines[9_000:12_000], EndReason.ERROR),
+        (lines[15_000:], None),
+    ]
     for part, end in parts:
         clock.now += 120
         for store in stores:
@@ -178,18 +186,30 @@ def test_the_status_is_sqlites_at_every_moment(tmp_path: Path, client: object) -
                 store.write(batch)
             if offset in (0, 1_500, 6_000):
                 compare()
-        if end is not None:
-            clock.now += 0.5
-            for store in stores:
-                store.end_run(end)
+        clock.now += 0.5
+        for store in stores:
+            if end is discard:
+                store.discard_run()
+            elif end is not None:
+                store.end_run(end)  # type: ignore[arg-type]
+        compare()
+    for _ in range(2):  # heartbeats: commits of a run whose source went quiet
+        clock.now += 40
+        for store in stores:
+            store.write(aggregator.take_batch())
         compare()
     sqlite.close()
     with db.snapshot(tmp_path / "bluesky.db") as conn:
         status = health.read(conn, clock.now + 1)
-    assert status.run is not None and status.run.far_off_likes == 1
-    assert [gap.after_run for gap in status.gaps] == [2, 1] and status.gaps[0].after_run_ended_by == "killed"
-    assert status.events_per_second and len(status.recent_likes) == 20  # from the first run's first minute
-    assert status.missed_gaps == 2 and status.missed_seconds > 0
+    assert status.run is not None and status.run.run_id == 4 and status.run.far_off_likes == 1
+    assert [(gap.after_run, gap.after_run_ended_by) for gap in status.gaps] == [
+        (3, "error"),
+        (2, "killed"),
+        (1, "end of input"),
+    ]
+    assert status.starved, "no events for over a minute while commits go on"
+    assert len(status.recent_likes) == 20  # from the first run's first minute
+    assert status.missed_gaps == 3 and status.missed_seconds > 0
     assert None in dict(status.recent_likes).values(), "the skipped stretch is drawn as such"
 
 
@@ -258,9 +278,30 @@ def _now_text() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat()
 
 
-def test_events_a_kill_left_without_their_deltas_go_at_the_next_start(client: object) -> None:
-    """A batch's events are inserted before its deltas; a kill between the
-    two leaves events no rollup counted, which the share's next run deletes."""
+class DeltasFail:
+    """The engine's client, but for one insert into `deltas` that fails:
+    a batch whose events went in and whose commit did not."""
+
+    def __init__(self, client: object) -> None:
+        self.client = client
+        self.failed = False
+
+    def insert(self, table: str, *args: object, **kwargs: object) -> object:
+        if table == "deltas" and not self.failed:
+            self.failed = True
+            msg = "Code: 243. DB::Exception: Cannot reserve space (NOT_ENOUGH_SPACE)"
+            raise RuntimeError(msg)
+        return self.client.insert(table, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.client, name)
+
+
+def test_events_whose_deltas_never_went_in_go_at_the_next_start(client: object) -> None:
+    """A batch's events are inserted before its deltas; a failure (or a
+    kill) between the two leaves events no rollup counted, which the
+    share's next run deletes. The end the failed run records is its own
+    insert, not a repeat of the failed batch's."""
     lines = SAMPLE.read_bytes().splitlines()
     store = ClickHouseStore(client)
     store.begin_run()
@@ -268,10 +309,12 @@ def test_events_a_kill_left_without_their_deltas_go_at_the_next_start(client: ob
     aggregator.add_lines(lines[:200])
     store.write(aggregator.take_batch())
     aggregator.add_lines(lines[200:])
-    killed = aggregator.take_batch()
-    assert killed.valid_events
-    # The first of the batch's two inserts, and then the kill.
-    store._insert("events", EVENT_COLUMNS, store._event_rows(killed.valid_events))
+    failing = DeltasFail(client)
+    store.client = failing  # type: ignore[assignment]
+    with pytest.raises(StoreError, match="NOT_ENOUGH_SPACE"):
+        store.write(aggregator.take_batch())
+    assert failing.failed
+    store.end_run(EndReason.ERROR)
     assert _count(client, "events") == sum(reference.event_of(line) is not None for line in lines)
     other = ClickHouseStore(client, share="other")  # another share's runs are not its to judge
     other.begin_run()
@@ -279,6 +322,10 @@ def test_events_a_kill_left_without_their_deltas_go_at_the_next_start(client: ob
     ClickHouseStore(client).begin_run()
     assert _count(client, "events") == sum(reference.event_of(line) is not None for line in lines[:200])
     assert _count(client, "events") == _counted_events(client)
+    ended = client.query(  # type: ignore[attr-defined]
+        "SELECT k2 FROM deltas WHERE kind = 'run' AND k1 = 'end' AND run = 1"
+    ).result_rows
+    assert ended == [("error",)]
 
 
 def test_the_days_events_are_kept_are_the_last_writers(client: object) -> None:
@@ -290,6 +337,8 @@ def test_the_days_events_are_kept_are_the_last_writers(client: object) -> None:
 
     ClickHouseStore(client)
     assert ttl() == "TTL received + toIntervalDay(7)"
+    ClickHouseStore(client)
+    assert _count(client, "system.mutations WHERE table = 'events'") == 0, "the same TTL is left alone"
     ClickHouseStore(client, keep_events_days=30)
     assert ttl() == "TTL received + toIntervalDay(30)"
     # None kept: the table and its setting stay, and nothing is added.
@@ -494,10 +543,13 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert proc.stderr is not None
+        progress = Progress(proc)
+        # The feed begins once the engine is open, as a live source would
+        # wait for its consumer; the kill lands a random while after the
+        # run's first commit.
+        progress.wait_for(rb"reading stdin into")
         feed = PacedFeed(proc, source, done)
-        _wait_for_a_commit(proc.stderr)
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        progress.wait_for(rb"\| [1-9][\d,]* events? ")
         time.sleep(rng.uniform(0.2, 2.0))
         killed_at = time.monotonic()
         proc.kill()
@@ -540,12 +592,28 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
             assert int(likes) <= int(expected[user])
 
 
-def _wait_for_a_commit(stderr: IO[bytes]) -> None:
-    """Read progress lines until one reports committed events."""
-    for line in stderr:
-        if re.search(rb"\| [1-9][\d,]* events? ", line):
-            return
-    raise AssertionError("handle-stream ended before its first commit")
+class Progress:
+    """The stderr lines of a handle-stream, read on a thread as they come."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        self.lines: list[bytes] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, args=(proc.stderr,), daemon=True).start()
+
+    def _read(self, stderr: IO[bytes]) -> None:
+        for line in stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def wait_for(self, pattern: bytes, timeout: float = 120.0) -> None:
+        """Until a line matches `pattern`; fails the test after `timeout` seconds."""
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: any(re.search(pattern, line) for line in self.lines), timeout=timeout
+            )
+        assert found, f"no line like {pattern!r} in {timeout:g} s: {b''.join(self.lines)!r}"
 
 
 def _chdb_rows(folder: Path, sql: str) -> list[list[object]]:

@@ -59,6 +59,7 @@ def test_batches_that_keep_raw_lines_hold_fewer_while_the_writer_is_busy() -> No
     huge = FlushPolicy(0.0, batch_size=3 * MAX_HELD_RAW_LINES, interval=1.0, drain_seconds=3.0)
     huge.hold_raw_lines()
     assert huge.next_step(0.5, lines=3 * MAX_HELD_RAW_LINES - 1, busy=True) is Step.READ
+    assert huge.next_step(0.5, lines=3 * MAX_HELD_RAW_LINES, busy=True) is Step.WAIT
     small = policy()
     small.hold_raw_lines()
     assert small.next_step(5.0, lines=100 * MAX_HELD_BATCHES, busy=True) is Step.WAIT
