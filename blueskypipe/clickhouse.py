@@ -185,6 +185,7 @@ class ClickHouseStore:
         self._tokens = f"{self.share}/{self.run_id}/{uuid.uuid4().hex}"
         self._batch = 0
         self._end_if_open(previous)
+        self._forget_what_no_run_reads(previous)
         self.started_at = local_now(self.clock())
         self._insert_deltas(self._claim(), [Row("run", "started", self.started_at, 0)])
 
@@ -200,6 +201,44 @@ class ClickHouseStore:
         if run and not ended:
             data = [[self.share, run, 0, "run", "end", EndReason.KILLED.value, 0]]
             self._insert("deltas", COLUMNS, data, 0)
+
+    def _forget_what_no_run_reads(self, previous: int) -> None:
+        """Delete the share's saved state that no later run can read, as
+        SQLite's upserts replace it: voice blocks ended before the ends the
+        latest batch kept (a voice counts by its latest block), all but the
+        latest recent post times and kept ends, and windows of runs before
+        `previous` (a run resumes the one before it). Once per start: a
+        delete is a rewrite of the parts it touches."""
+        share = self.share
+        ((kept,),) = self._query(
+            "SELECT argMax(k2, (run, batch)) FROM deltas WHERE kind = 'kept' AND share = {share:String}",
+            share=share,
+        )
+        ((kept_at, recent_at),) = self._query(
+            "SELECT maxIf((run, batch), kind = 'kept'), maxIf((run, batch), kind = 'recent') FROM deltas"
+            " WHERE kind IN ('kept', 'recent') AND share = {share:String}",
+            share=share,
+        )
+        low = orjson.loads(kept)[0] if kept else None
+        where = (
+            "share = {share:String} AND ("
+            "(kind = 'voice' AND n < {low:Int64})"
+            " OR (kind = 'kept' AND (run, batch) < ({kept_run:UInt32}, {kept_batch:UInt64}))"
+            " OR (kind = 'recent' AND (run, batch) < ({recent_run:UInt32}, {recent_batch:UInt64}))"
+            " OR (kind = 'window' AND run < {previous:UInt32}))"
+        )
+        parameters = {
+            "share": share,
+            "low": -(2**63) if low is None else low,
+            "kept_run": kept_at[0],
+            "kept_batch": kept_at[1],
+            "recent_run": recent_at[0],
+            "recent_batch": recent_at[1],
+            "previous": previous,
+        }
+        ((stale,),) = self._query(f"SELECT count() FROM deltas WHERE {where}", **parameters)
+        if stale:
+            self._command(f"DELETE FROM deltas WHERE {where}", **parameters)
 
     def end_run(self, reason: EndReason) -> None:
         """Record why the run ended. Best effort, as SQLite's: after an

@@ -26,7 +26,7 @@ import pytest
 
 from blueskypipe import clickhouse_status, db, health
 from blueskypipe.aggregate import Aggregator
-from blueskypipe.clickhouse import ClickHouseStore
+from blueskypipe.clickhouse import COLUMNS, ClickHouseStore
 from blueskypipe.clickhouse import read_metrics as read_clickhouse
 from blueskypipe.errors import StoreError
 from blueskypipe.export import METRICS, read_metrics
@@ -211,6 +211,47 @@ def test_the_status_is_sqlites_at_every_moment(tmp_path: Path, client: object) -
     assert len(status.recent_likes) == 20  # from the first run's first minute
     assert status.missed_gaps == 3 and status.missed_seconds > 0
     assert None in dict(status.recent_likes).values(), "the skipped stretch is drawn as such"
+
+
+def test_a_start_forgets_the_saved_state_no_run_reads(tmp_path: Path, client: object) -> None:
+    """What SQLite's upserts replace, a start deletes: expired voice blocks,
+    all but the latest recent times and kept ends, older runs' windows.
+    The metrics, and what the next run resumes from, stay the same."""
+    stream = simulate_to_file(
+        tmp_path / "events.jsonl", 60_000, 21, "--fast-likers", "3", "--engineering-share", "0.3"
+    )
+    with closing(Store(tmp_path / "bluesky.db")) as sqlite:
+        feed(stream.read_bytes().splitlines(), sqlite, ClickHouseStore(client), runs=3)
+
+    def counts() -> dict[str, int]:
+        return dict(
+            client.query(  # type: ignore[attr-defined]
+                "SELECT kind, count() FROM deltas WHERE kind IN ('kept', 'recent', 'window', 'voice')"
+                " GROUP BY kind"
+            ).result_rows
+        )
+
+    before = counts()
+    assert before["kept"] > 1 and before["recent"] > 1, "saved state to forget"
+    # Each start kept only the windows of the run before it, and its own.
+    assert _window_runs(client) == {2, 3}
+    # A voice block that ended long before the kept ends (the stream here
+    # is shorter than the day a block lasts).
+    client.insert("deltas", [["", 3, 999, "voice", "12345", "", 1]], column_names=COLUMNS)  # type: ignore[attr-defined]
+    resumed = ClickHouseStore(client).load_voices()
+    store = ClickHouseStore(client)
+    store.begin_run()
+    after = counts()
+    assert after["voice"] == before["voice"], "only the expired block went"
+    assert after["kept"] == after["recent"] == 1
+    assert _window_runs(client) == {3}
+    assert store.load_voices() == resumed
+    assert read_clickhouse(client) == sqlite_metrics(tmp_path / "bluesky.db")
+
+
+def _window_runs(client: object) -> set[int]:
+    rows = client.query("SELECT DISTINCT run FROM deltas WHERE kind = 'window'").result_rows  # type: ignore[attr-defined]
+    return {run for (run,) in rows}
 
 
 def test_a_batch_sent_again_counts_once(client: object) -> None:
