@@ -236,9 +236,7 @@ class ClickHouseStore:
             "recent_batch": recent_at[1],
             "previous": previous,
         }
-        ((stale,),) = self._query(f"SELECT count() FROM deltas WHERE {where}", **parameters)
-        if stale:
-            self._command(f"DELETE FROM deltas WHERE {where}", **parameters)
+        self._delete("deltas", where, **parameters)
 
     def end_run(self, reason: EndReason) -> None:
         """Record why the run ended. Best effort, as SQLite's: after an
@@ -270,12 +268,16 @@ class ClickHouseStore:
             share=self.share,
             run=run,
         )
-        where += " AND batch > {batch:UInt64}"
-        ((stray,),) = self._query(
-            f"SELECT count() FROM events WHERE {where}", share=self.share, run=run, batch=committed
+        self._delete(
+            "events", f"{where} AND batch > {{batch:UInt64}}", share=self.share, run=run, batch=committed
         )
-        if stray:
-            self._command(f"DELETE FROM events WHERE {where}", share=self.share, run=run, batch=committed)
+
+    def _delete(self, table: str, where: str, **parameters: object) -> None:
+        """Delete the rows of `table` that match, if any: a delete that finds
+        nothing would still rewrite parts."""
+        ((found,),) = self._query(f"SELECT count() FROM {table} WHERE {where}", **parameters)
+        if found:
+            self._command(f"DELETE FROM {table} WHERE {where}", **parameters)
 
     def write(self, batch: Batch) -> None:
         """Insert the batch's valid events, then all its deltas at once: one

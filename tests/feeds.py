@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests import reference
+
 FEED_RATE = 5_000  # lines/s, several times the live firehose
 FEED_TICK = 0.01  # seconds between writes
 # What a kill may cost: the lines fed in the last LOSS_SECONDS before it
@@ -76,3 +78,12 @@ class PacedFeed:
     def time_fed(self, lines: int) -> float:
         """When the first `lines` lines had all been written."""
         return next(at for at, n in self.log if n >= lines)
+
+
+def likes_prefix(events: list[dict]) -> list[int]:
+    """likes[n]: likes among the first n events."""
+    counts = [0]
+    for e in events:
+        is_like = e["action"] == "create" and e["path"].split("/")[0] == reference.LIKE
+        counts.append(counts[-1] + is_like)
+    return counts

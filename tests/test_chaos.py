@@ -24,7 +24,7 @@ import pytest
 
 from blueskypipe.export import LOCK_NAME
 from tests import reference
-from tests.feeds import FEED_RATE, LOSS_SECONDS, PIPE_BYTES, Lines, PacedFeed
+from tests.feeds import FEED_RATE, LOSS_SECONDS, PIPE_BYTES, Lines, PacedFeed, likes_prefix
 from tests.helpers import ROOT, PeakRss, Pipeline, committed, event, post, query, record, simulate_to_file
 from tests.streams import stream
 
@@ -65,15 +65,6 @@ KILL_ROUNDS = 50
 KILL_AFTER = (0.3, 6.0)  # seconds; the early ones land while the word tools load
 
 
-def _likes_prefix(events: list[dict]) -> list[int]:
-    """likes[n]: likes among the first n events."""
-    counts = [0]
-    for e in events:
-        is_like = e["action"] == "create" and e["path"].split("/")[0] == reference.LIKE
-        counts.append(counts[-1] + is_like)
-    return counts
-
-
 def _slim(line: bytes) -> dict:
     """The fields of a valid event that the reference reads (memory: ~1M lines)."""
     e = json.loads(line)
@@ -98,7 +89,7 @@ def test_kill_9_fifty_times_with_bounded_loss_then_resume(pipeline: Pipeline) ->
     )
     lines = Lines(source)
     events = [_slim(line) for line in lines.data.splitlines()]
-    likes_upto = _likes_prefix(events)
+    likes_upto = likes_prefix(events)
     losses: list[tuple[float, int]] = []  # (seconds of feed, lines) lost per round
     done = 0
     for after in kill_after:

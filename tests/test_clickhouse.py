@@ -35,7 +35,7 @@ from blueskypipe.records import EndReason
 from blueskypipe.store import Store
 from blueskypipe.voices import Voices
 from tests import reference
-from tests.feeds import LOSS_SECONDS, PIPE_BYTES, Lines, PacedFeed
+from tests.feeds import LOSS_SECONDS, PIPE_BYTES, Lines, PacedFeed, likes_prefix
 from tests.helpers import ROOT, SAMPLE, did, event, post, simulate_to_file, wait_for
 
 pytestmark = pytest.mark.clickhouse
@@ -548,17 +548,6 @@ def test_writers_of_two_shares_one_after_another_count_as_one(tmp_path: Path) ->
         assert (tmp_path / "chdb" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
 
 
-def _likes_upto(lines: list[bytes]) -> list[int]:
-    """likes[n]: the likes among the first n lines."""
-    counts = [0]
-    for line in lines:
-        event = orjson.loads(line)
-        counts.append(
-            counts[-1] + (event["action"] == "create" and event["path"].startswith("app.bsky.feed.like/"))
-        )
-    return counts
-
-
 def _status_events(status: bytes) -> int:
     found = re.search(rb", ([\d,]+) events?, ", status)
     assert found, status
@@ -574,7 +563,7 @@ def test_kill_9_leaves_whole_batches_and_a_resume_is_exact(tmp_path: Path) -> No
     args = ("--rate", "500", "--fast-likers", "5", "--engineering-share", "0.2")
     source = Lines(simulate_to_file(tmp_path / "events.jsonl", 150_000, 26, *args))
     lines = source.data.splitlines(keepends=True)
-    likes_upto = _likes_upto(lines)
+    likes_upto = likes_prefix([orjson.loads(line) for line in lines])
     place = f"chdb://{tmp_path / 'ch'}"
     metrics = tmp_path / "chdb"
     done = 0
