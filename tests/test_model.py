@@ -34,14 +34,15 @@ BOM = b"\xef\xbb\xbf"
 HEAVY_USER, FAST_USER = 500, FAST  # a heavy liker and the first planted fast liker (tests/model.py)
 
 
-def feed(pipeline: Pipeline, lines: list[bytes], batch_size: str, rng: random.Random) -> None:
-    """One run of ./handle-stream, its input written in pieces of random size,
-    with a pause now and then, so that commits on the interval fall anywhere."""
+def feed(db: Path | str, lines: list[bytes], batch_size: str, rng: random.Random) -> None:
+    """One run of ./handle-stream into `db`, its input written in pieces of
+    random size, with a pause now and then, so that commits on the interval
+    fall anywhere."""
     proc = subprocess.Popen(
         [
             str(ROOT / "handle-stream"),
             "--db",
-            str(pipeline.db),
+            str(db),
             "--batch-size",
             batch_size,
             "--flush-interval",
@@ -81,7 +82,10 @@ def expected_csvs(
     }
 
 
-def check_stream(seed: int, lines_per_stream: int, tmp_path: Path) -> None:
+def check_stream(seed: int, lines_per_stream: int, tmp_path: Path, clickhouse: bool = False) -> None:
+    """One adversarial stream, cut into runs, through ./handle-stream into
+    SQLite (and, with `clickhouse`, into chdb too): each store's four files
+    equal the reference's."""
     lines, words = adversarial_stream(seed, lines_per_stream)
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(lines)), rng.randrange(3)))
@@ -91,13 +95,20 @@ def check_stream(seed: int, lines_per_stream: int, tmp_path: Path) -> None:
                 cut, event(rng.choice(STRAY_TIMES), repo=did(rng.choice([7, HEAVY_USER, FAST_USER])))
             )
     runs = [lines[start:end] for start, end in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
-    batch_size = rng.choice(BATCH_SIZES)
+    # A commit per line would take minutes on ClickHouse (an insert costs milliseconds).
+    batch_size = rng.choice(BATCH_SIZES[2:] if clickhouse else BATCH_SIZES)
     pipeline = Pipeline(tmp_path)
-    for run in runs:
-        feed(pipeline, run, batch_size, rng)
-    pipeline.periodic()
-    for name, rows in expected_csvs(runs, words, recorded_runs(pipeline.db)).items():
-        assert pipeline.csv(name) == rows, f"{name}, seed {seed}, batch size {batch_size}, {len(runs)} runs"
+    places: list[Path | str] = [pipeline.db, *([f"chdb://{tmp_path / 'chdb'}"] if clickhouse else [])]
+    for place in places:
+        for run in runs:
+            feed(place, run, batch_size, rng)
+    expected = expected_csvs(runs, words, recorded_runs(pipeline.db))
+    for place in places:
+        pipeline.periodic("--db", str(place))  # the last --db is the one that counts
+        for name, rows in expected.items():
+            assert pipeline.csv(name) == rows, (
+                f"{name}, {place}, seed {seed}, batch size {batch_size}, {len(runs)} runs"
+            )
 
 
 @pytest.mark.parametrize("seed", range(MODEL_SEED, MODEL_SEED + MODEL_STREAMS))
@@ -109,3 +120,9 @@ def test_adversarial_streams_match_the_reference(seed: int, tmp_path: Path) -> N
 @pytest.mark.parametrize("seed", range(MODEL_SEED + 1000, MODEL_SEED + 1024))
 def test_long_adversarial_streams_match_the_reference(seed: int, tmp_path: Path) -> None:
     check_stream(seed, 30_000, tmp_path)
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("seed", range(MODEL_SEED + 2000, MODEL_SEED + 2003))
+def test_adversarial_streams_on_clickhouse_match_the_reference(seed: int, tmp_path: Path) -> None:
+    check_stream(seed, MODEL_LINES, tmp_path, clickhouse=True)
